@@ -1,0 +1,67 @@
+"""The one canonical audio value: mono float32 samples at 16 kHz.
+
+Every stage passes :class:`Audio` around; conversions to the int16 bytes that
+Vosk and PortAudio want happen at the edges.
+
+>>> import numpy as np
+>>> a = Audio(np.zeros(16000, dtype=np.float32))
+>>> a.duration_s
+1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+"""Samples per second of every :class:`Audio` inside voicesim."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono audio, float32 in [-1, 1]."""
+
+    samples: np.ndarray = field(repr=False)
+    """1-D float32 array."""
+
+    sample_rate: int = SAMPLE_RATE
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.samples, dtype=np.float32)
+        if arr.ndim != 1:
+            raise ValueError(f"Audio must be mono (1-D), got shape {arr.shape}")
+        object.__setattr__(self, "samples", arr)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def to_int16(self) -> np.ndarray:
+        """Samples as int16, clipped, for Vosk and 16-bit WAV."""
+        return float_to_int16(self.samples)
+
+    def to_pcm16_bytes(self) -> bytes:
+        return self.to_int16().tobytes()
+
+    @classmethod
+    def silence(cls, seconds: float, sample_rate: int = SAMPLE_RATE) -> "Audio":
+        return cls(np.zeros(int(round(seconds * sample_rate)), dtype=np.float32), sample_rate)
+
+    @classmethod
+    def concat(cls, parts: "list[Audio]") -> "Audio":
+        if not parts:
+            return cls.silence(0.0)
+        rates = {p.sample_rate for p in parts}
+        if len(rates) != 1:
+            raise ValueError(f"cannot join audio of different rates {sorted(rates)}")
+        return cls(np.concatenate([p.samples for p in parts]), parts[0].sample_rate)
+
+
+def float_to_int16(samples: np.ndarray) -> np.ndarray:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def int16_to_float(samples: np.ndarray) -> np.ndarray:
+    return (np.asarray(samples, dtype=np.float32) / 32768.0).astype(np.float32)
