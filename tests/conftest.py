@@ -1,0 +1,28 @@
+"""Shared fixtures: paths to the real-speech fixtures and the shared/ folder."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def real_speech_dir() -> Path:
+    path = SHARED / "fixtures" / "real-speech"
+    if not path.is_dir():
+        pytest.fail(f"real-speech fixtures not found at {path}; CI lays shared/ beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_speech_references(real_speech_dir: Path) -> dict[str, str]:
+    """File name -> reference transcript."""
+    with open(real_speech_dir / "transcripts.tsv", newline="") as f:
+        return {row["file"]: row["reference_transcript"] for row in csv.DictReader(f, delimiter="\t")}

