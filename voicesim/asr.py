@@ -1,0 +1,197 @@
+"""Speech to text with Vosk: a whole recording, or a live stream of microphone chunks.
+
+A whole file:
+
+>>> from voicesim.asr import transcribe
+>>> from voicesim.audiofile import load_audio
+>>> transcribe(load_audio("jfk.flac"), lang="en").text                 # doctest: +SKIP
+'and so my fellow americans ask not what your country can do for you ...'
+
+Live, one trainee reply (a *turn*) at a time, 16 kHz int16 chunks as the microphone
+delivers them:
+
+>>> from voicesim.asr import Final, Partial, Recognizer, load_model
+>>> from voicesim.models import resolve_model_path
+>>> rec = Recognizer(load_model(resolve_model_path("en")))             # doctest: +SKIP
+>>> for chunk in microphone_blocks():                                  # doctest: +SKIP
+...     event = rec.feed(chunk)
+...     if isinstance(event, Partial):
+...         show_live(event.text)
+>>> reply = rec.finish()          # the whole turn as a Transcript     # doctest: +SKIP
+>>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]   # doctest: +SKIP
+[('and', 0.3, 0.6, 1.0)]
+
+Word times count from the start of the turn (the last :meth:`Recognizer.finish` or
+:meth:`Recognizer.reset`), rounded to milliseconds, so the same audio gives the same
+numbers byte for byte.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vosk
+
+from voicesim.audio import SAMPLE_RATE, Audio, float_to_int16
+from voicesim.errors import VoicesimError
+from voicesim.transcript import Transcript, Word
+
+# Kaldi logs every model load to stderr; the CLI promises clean, one-line errors.
+vosk.SetLogLevel(-1)
+
+CHUNK_S = 0.25
+"""Chunk length :func:`transcribe` feeds Vosk; endpoints are checked once per chunk."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The turn so far while the trainee is still speaking; may still change."""
+
+    text: str
+    """Closed segments plus Vosk's current guess, lower case, no punctuation."""
+    words: tuple[Word, ...] = ()
+    """The current guess's words with tentative timings (closed segments not repeated)."""
+
+
+@dataclass(frozen=True)
+class Final:
+    """A stretch of speech Vosk closed at a pause; its words will not change any more."""
+
+    transcript: Transcript
+    """This segment's words only, times from the start of the turn."""
+
+
+def load_model(path: str | Path) -> vosk.Model:
+    """Load the Vosk model folder at `path`, once per process and path."""
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise VoicesimError(
+            f"Vosk model folder {folder} does not exist; run `voicesim models fetch en` or pass --model PATH"
+        )
+    return _load_model_once(str(folder))
+
+
+@functools.lru_cache(maxsize=None)
+def _load_model_once(folder: str) -> vosk.Model:
+    try:
+        return vosk.Model(folder)
+    except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+        raise VoicesimError(
+            f"Vosk could not load a model from {folder} ({exc}); check it is an unpacked Vosk model or fetch it again"
+        ) from None
+
+
+def model_for(lang: str = "en", model: vosk.Model | str | Path | None = None) -> vosk.Model:
+    """The model to use: a loaded one as is, a folder path, or the installed model for `lang`."""
+    if isinstance(model, vosk.Model):
+        return model
+    from voicesim.models import resolve_model_path
+
+    return load_model(resolve_model_path(lang, None if model is None else str(model)))
+
+
+class Recognizer:
+    """Streaming recognition of one turn at a time; feed 16 kHz mono int16 chunks."""
+
+    def __init__(self, model: vosk.Model, sample_rate: int = SAMPLE_RATE, partials: bool = True) -> None:
+        self._vosk = vosk.KaldiRecognizer(model, sample_rate)
+        self._vosk.SetWords(True)
+        self._vosk.SetPartialWords(partials)
+        self._rate = sample_rate
+        self._partials = partials
+        self._fed = 0
+        """Samples given to Vosk since it was created; its timestamps count from there."""
+        self._turn_start = 0
+        self._segments: list[Transcript] = []
+        self._last_partial = ""
+
+    @property
+    def turn_duration_s(self) -> float:
+        return (self._fed - self._turn_start) / self._rate
+
+    def feed(self, chunk: np.ndarray | bytes) -> Partial | Final | None:
+        """Add audio; returns a closed segment, a changed partial text, or None (nothing new)."""
+        pcm = _pcm16_bytes(chunk)
+        self._fed += len(pcm) // 2
+        if self._vosk.AcceptWaveform(pcm):
+            segment = self._transcript(json.loads(self._vosk.Result()).get("result", []))
+            if not segment.words:
+                return None
+            self._segments.append(segment)
+            self._last_partial = ""
+            return Final(segment)
+        if not self._partials:
+            return None
+        return self._partial()
+
+    def finish(self) -> Transcript:
+        """Close the turn: every word since the last finish/reset; the next chunk starts a new turn."""
+        last = self._transcript(json.loads(self._vosk.FinalResult()).get("result", []))
+        words = tuple(w for seg in (*self._segments, last) for w in seg.words)
+        turn = Transcript(
+            text=" ".join(w.word for w in words), words=words, duration_s=round(self.turn_duration_s, 3)
+        )
+        self._start_turn()
+        return turn
+
+    def reset(self) -> None:
+        """Drop the current turn unheard (e.g. the trainee was cut off)."""
+        # FinalResult, unlike Reset, makes Vosk restart its clock at exactly the samples fed.
+        self._vosk.FinalResult()
+        self._start_turn()
+
+    def _start_turn(self) -> None:
+        self._turn_start = self._fed
+        self._segments = []
+        self._last_partial = ""
+
+    def _partial(self) -> Partial | None:
+        result = json.loads(self._vosk.PartialResult())
+        text = " ".join(t for t in (*(s.text for s in self._segments), result.get("partial", "")) if t)
+        if text == self._last_partial:
+            return None
+        self._last_partial = text
+        return Partial(text=text, words=self._transcript(result.get("partial_result", [])).words)
+
+    def _transcript(self, vosk_words: list[dict]) -> Transcript:
+        offset = self._turn_start / self._rate
+        words = tuple(
+            Word(
+                word=w["word"],
+                start_s=round(max(0.0, w["start"] - offset), 3),
+                end_s=round(max(0.0, w["end"] - offset), 3),
+                conf=round(w["conf"], 3),
+            )
+            for w in vosk_words
+        )
+        return Transcript(text=" ".join(w.word for w in words), words=words)
+
+
+def transcribe(audio: Audio, lang: str = "en", model: vosk.Model | str | Path | None = None) -> Transcript:
+    """All words in `audio` with timings; `model` is a loaded model, a folder, or None for `lang`'s."""
+    if audio.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+    rec = Recognizer(model_for(lang, model), partials=False)
+    pcm = audio.to_int16()
+    step = int(CHUNK_S * SAMPLE_RATE)
+    for start in range(0, len(pcm), step):
+        rec.feed(pcm[start : start + step])
+    return rec.finish()
+
+
+def _pcm16_bytes(chunk: np.ndarray | bytes) -> bytes:
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        pcm = bytes(chunk)
+        if len(pcm) % 2:
+            raise ValueError(f"16-bit PCM chunk has an odd number of bytes ({len(pcm)})")
+        return pcm
+    arr = np.asarray(chunk)
+    if arr.dtype.kind == "f":
+        arr = float_to_int16(arr)
+    if arr.dtype != np.int16:
+        raise TypeError(f"audio chunk must be int16 or float samples, got {arr.dtype}")
+    return np.ascontiguousarray(arr.reshape(-1)).tobytes()

@@ -1,0 +1,58 @@
+"""``voicesim transcribe FILE``: what was said in a recording, optionally with word timings.
+
+    $ voicesim transcribe jfk.flac
+    and so my fellow americans as not what your country can do for you ask what you can do for your country
+    $ voicesim transcribe jfk.flac --json
+    {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, ...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from voicesim.asr import transcribe
+from voicesim.audio import Audio
+from voicesim.audiofile import load_audio
+from voicesim.errors import VoicesimError
+
+NO_SPEECH_EXIT = 1
+"""Exit code when the file is readable but holds no recognizable words."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "transcribe",
+        help="print the words spoken in an audio file",
+        description="Transcribe a WAV/FLAC/OGG file (any rate, width or channel count) with the offline Vosk model.",
+    )
+    parser.add_argument("file", metavar="FILE", help="audio file to transcribe")
+    parser.add_argument("--lang", choices=("en", "de"), default="en", help="language of the speech (default: en)")
+    parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: the installed model for --lang)")
+    parser.add_argument(
+        "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    audio = load_audio(args.file)
+    transcript = transcribe(audio, lang=args.lang, model=args.model)
+    if not transcript.words:
+        raise VoicesimError(
+            f"no speech found in {args.file} ({audio.duration_s:.1f} s, peak {_peak_dbfs(audio):.1f} dBFS); "
+            f"check that it holds speech in --lang {args.lang} and is not too quiet",
+            exit_code=NO_SPEECH_EXIT,
+        )
+    if args.json:
+        print(json.dumps(transcript.to_json_dict(), ensure_ascii=False))
+    else:
+        print(transcript.text)
+    return 0
+
+
+def _peak_dbfs(audio: Audio) -> float:
+    peak = float(np.max(np.abs(audio.samples))) if len(audio.samples) else 0.0
+    return 20 * np.log10(max(peak, 1e-6))
