@@ -20,6 +20,7 @@ COMMANDS = (
     "devices",
     "doctor",
     "models",
+    "scenarios",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 

@@ -1,0 +1,99 @@
+"""``voicesim scenarios``: list, show and validate the complaint-call scenarios.
+
+    $ voicesim scenarios list --lang en --json
+    [{"id": "broken-kettle", "lang": "en", "title": "..."}, ...]
+    $ voicesim scenarios validate scenarios/de
+    OK: 6 scenario files valid
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from voicesim.errors import VoicesimError
+from voicesim.scenario import Problem, find_scenario, list_scenarios, scenario_dirs, scenario_files, validate
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("scenarios", help="list, show and check the practice-call scenarios")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    listing = actions.add_parser("list", help="the available scenarios, sorted by language and id")
+    listing.add_argument("--lang", help="only this language, e.g. en or de")
+    listing.add_argument("--json", action="store_true", help='print [{"id", "lang", "title"}, ...]')
+    listing.set_defaults(func=run_list)
+
+    show = actions.add_parser("show", help="who calls, what happened and what they want")
+    show.add_argument("id", help="scenario id, as printed by 'voicesim scenarios list'")
+    show.add_argument("--lang", help="fail unless the scenario is in this language")
+    show.set_defaults(func=run_show)
+
+    check = actions.add_parser("validate", help="report problems in scenario files as file:line: message")
+    check.add_argument("path", nargs="?", type=Path, help="a scenario file or folder (default: every scenario folder)")
+    check.set_defaults(func=run_validate)
+    parser.set_defaults(func=run_validate)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.func(args)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    found = list_scenarios(lang=args.lang)
+    rows = [{"id": s.id, "lang": s.lang, "title": s.title} for s in found]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    elif not rows:
+        print(f"no scenarios{f' in {args.lang!r}' if args.lang else ''}")
+    else:
+        width = max(len(r["id"]) for r in rows)
+        for r in rows:
+            print(f"{r['id']:<{width}}  {r['lang']}  {r['title']}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    s = find_scenario(args.id, lang=args.lang)
+    voice = s.persona.voice
+    print(f"{s.id} ({s.lang}): {s.title}")
+    print(f"caller:    {s.persona.name} (voice {voice.variant}, {voice.rate} wpm, pitch {voice.pitch}, volume {voice.volume})")
+    print(f"situation: {s.situation}")
+    print(f"wants:     {s.wants}")
+    print(f"at fault:  {'company (an apology is expected)' if s.company_at_fault else 'not the company'}")
+    print(f"file:      {s.path} (sha256 {s.version[:12]})")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    path: Path | None = getattr(args, "path", None)
+    if path is not None and not path.exists():
+        raise VoicesimError(f"{path} does not exist; give a scenario .toml file or a folder of them")
+    roots = [path] if path else scenario_dirs()
+    per_root = [scenario_files([root]) for root in roots]
+    files = [f for group in per_root for f in group]
+    if not files:
+        raise VoicesimError(f"no scenario .toml files found in {', '.join(map(str, roots))}")
+    problems = [p for f in files for p in validate(f)]
+    # Across roots a repeated id is an intended override (VOICESIM_SCENARIOS_DIR wins).
+    problems += [p for group in per_root for p in _duplicate_ids(group)]
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"OK: {len(files)} scenario file{'s' if len(files) != 1 else ''} valid")
+    return 0
+
+
+def _duplicate_ids(files: list[Path]) -> list[Problem]:
+    """Ids name the file; the same id twice in one folder would make one file unreachable by id."""
+    first: dict[str, Path] = {}
+    out = []
+    for f in files:
+        if f.stem in first:
+            out.append(Problem(str(f), 1, f"scenario id '{f.stem}' is also used by {first[f.stem]}; rename one of them"))
+        else:
+            first[f.stem] = f
+    return out

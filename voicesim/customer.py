@@ -1,0 +1,328 @@
+"""The simulated customer: anger that moves with each turn's scorecard, and the next line to say.
+
+Pure and deterministic: no I/O beyond reading the rule table once, no global random
+state — the same scenario, seed and sequence of scorecards give the same lines.
+The rule table is ``voicesim/data/customer_rules.toml`` (explained in scenarios/README.md).
+
+>>> from voicesim.scenario import find_scenario
+>>> from voicesim.scorecard import CheckResult, Scorecard
+>>> customer = Customer(find_scenario("late-delivery"), seed=1)
+>>> first = customer.opening()                      # what the customer says when the call connects
+>>> checks = {"apology": CheckResult("apology", True, 1.0), "understanding": CheckResult("understanding", True, 1.0)}
+>>> reaction = customer.react(Scorecard("en", "I'm so sorry, that sounds awful.", checks), TurnEvents())
+>>> reaction.anger < customer.scenario.start_anger, reaction.ended
+(True, False)
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import tomllib
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from voicesim.errors import VoicesimError
+from voicesim.scenario import ANGER_LEVELS, STAGES, Scenario
+from voicesim.scorecard import Scorecard
+
+RULES_FILE = "customer_rules.toml"
+DELTAS = (
+    "apology", "understanding", "targeted_question", "written_agreement",
+    "not_personal_failed", "calm_tone_failed", "barge_in", "silence", "slow_response", "no_progress",
+)  # fmt: skip
+"""Rules of the table's [deltas], in the order they are applied and reported."""
+
+
+@dataclass(frozen=True)
+class CustomerRules:
+    """The anger rule table (data/customer_rules.toml)."""
+
+    max_anger: int
+    """Anger reaching this ends the call: the customer hangs up."""
+    low_anger: int
+    """At or below this, an agreement in the closing stage resolves the call."""
+    default_turn_limit: int
+    max_calming_per_turn: int
+    slow_response_s: float
+    levels: dict[str, int]
+    """Anger level name -> lowest anger of that level."""
+    deltas: dict[str, int]
+    """Rule name (see DELTAS) -> change of anger when it fires."""
+    question_advances_until: str
+    agreement_from: str
+    clear_solution_in: str
+
+    def level(self, anger: int) -> str:
+        """The anger level whose lines the customer speaks at this anger."""
+        return max((low, name) for name, low in self.levels.items() if low <= anger)[1]
+
+
+@dataclass(frozen=True)
+class TurnEvents:
+    """What happened around the trainee's words in one turn."""
+
+    interrupted: int = 0
+    """Times the trainee talked over the customer (barge-ins)."""
+    silent: bool = False
+    """The trainee said nothing before the turn timed out."""
+    response_delay_s: float | None = None
+    """From the end of the customer's line to the trainee's first word; None when unknown."""
+
+
+@dataclass(frozen=True)
+class CustomerLine:
+    """One thing the customer says."""
+
+    text: str
+    slot: str
+    """Where in the scenario it came from, e.g. 'stages.details.annoyed' or 'facts.order number'."""
+    anger: int
+    stage: str
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """One rule of the table that fired this turn."""
+
+    rule: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    anger: int
+    stage: str
+    turn: int = 0
+    """Trainee turns answered so far."""
+    agreement_reached: bool = False
+    """A written agreement or a clear solution the customer accepted."""
+    apologized: bool = False
+    """The trainee has apologized once (later apologies do not calm further)."""
+    facts_told: tuple[str, ...] = ()
+    """Topics of the facts the customer has given."""
+    outcome: str | None = None
+    """'resolved' | 'hung_up' | 'turn_limit' once the call has ended."""
+
+
+@dataclass(frozen=True)
+class CustomerReaction:
+    """The customer's answer to one trainee turn."""
+
+    anger: int
+    anger_delta: int
+    lines: tuple[CustomerLine, ...]
+    """Said in order."""
+    ended: bool
+    outcome: str | None
+    """'resolved' | 'hung_up' | 'turn_limit' when ended, else None."""
+    rules: tuple[RuleHit, ...]
+    """Why the anger moved (for the debrief)."""
+    state: CustomerState
+
+    @property
+    def text(self) -> str:
+        return " ".join(line.text for line in self.lines)
+
+
+class Customer:
+    """One call's customer; ``opening()`` first, then ``react()`` per trainee turn until ``ended``."""
+
+    def __init__(self, scenario: Scenario, seed: int | str = 0, rules: CustomerRules | None = None) -> None:
+        self.scenario = scenario
+        self.rules = rules or load_rules()
+        self.turn_limit = scenario.turn_limit or self.rules.default_turn_limit
+        self.state = CustomerState(anger=min(scenario.start_anger, self.rules.max_anger - 1), stage=STAGES[0])
+        self._rng = random.Random(seed)
+        self._used: dict[str, set[int]] = {}
+        self._last: dict[str, int] = {}
+
+    @property
+    def ended(self) -> bool:
+        return self.state.outcome is not None
+
+    def opening(self) -> CustomerLine:
+        """The first thing the customer says when the call connects."""
+        level = self.rules.level(self.state.anger)
+        return self._line(f"opening.{level}", self.scenario.opening[level])
+
+    def prompt_silence(self) -> CustomerReaction:
+        """The customer checks the line is alive ("Hello? Are you still there?"); not a turn, but it annoys."""
+        self._require_open()
+        hits = (RuleHit("silence", self.rules.deltas["silence"]),)
+        return self._finish(hits, "silence", fact=None, counts_turn=False)
+
+    def react(self, card: Scorecard, events: TurnEvents | None = None) -> CustomerReaction:
+        """Move anger and stage by the rule table for this turn and choose what the customer says."""
+        self._require_open()
+        events = events or TurnEvents()
+        if events.silent:
+            return self._finish((RuleHit("silence", self.rules.deltas["silence"]),), "silence", None, counts_turn=True)
+        passed = {check: _passed(card, check) for check in card.checks}
+        hits = self._rule_hits(passed, events)
+        fact = self._asked_fact(card) if passed.get("targeted_question") else None
+        self._move_stage(passed, self._new_anger(hits))
+        if any(h.rule == "apology" for h in hits):
+            self.state = replace(self.state, apologized=True)
+        return self._finish(hits, _reaction(passed, events, hits, fact), fact, counts_turn=True)
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def _rule_hits(self, passed: dict[str, bool], events: TurnEvents) -> tuple[RuleHit, ...]:
+        d = self.rules.deltas
+        fired = {
+            "apology": passed.get("apology", False) and self.scenario.company_at_fault and not self.state.apologized,
+            "understanding": passed.get("understanding", False),
+            "targeted_question": passed.get("targeted_question", False),
+            "written_agreement": passed.get("written_agreement", False),
+            "not_personal_failed": passed.get("not_personal") is False,
+            "calm_tone_failed": passed.get("calm_tone") is False,
+            "slow_response": (events.response_delay_s or 0.0) > self.rules.slow_response_s,
+            "no_progress": not any(passed.get(c) for c in ("understanding", "apology", "targeted_question", "written_agreement")),
+        }
+        hits = [RuleHit(rule, d[rule]) for rule in DELTAS if fired.get(rule)]
+        if events.interrupted:
+            hits.insert(DELTAS.index("barge_in"), RuleHit("barge_in", d["barge_in"] * events.interrupted))
+        return tuple(hits)
+
+    def _new_anger(self, hits: tuple[RuleHit, ...]) -> int:
+        # Calming is capped per turn; escalation is not: one insult can undo a lot.
+        calming = max(sum(h.delta for h in hits if h.delta < 0), -self.rules.max_calming_per_turn)
+        raising = sum(h.delta for h in hits if h.delta > 0)
+        return max(0, min(self.rules.max_anger, self.state.anger + calming + raising))
+
+    def _move_stage(self, passed: dict[str, bool], anger: int) -> None:
+        r, at = self.rules, STAGES.index(self.state.stage)
+        if passed.get("written_agreement") and at >= STAGES.index(r.agreement_from):
+            self.state = replace(self.state, stage="closing", agreement_reached=True)
+        elif passed.get("targeted_question") and self.state.stage == r.clear_solution_in and anger <= r.low_anger:
+            self.state = replace(self.state, stage="closing", agreement_reached=True)
+        elif passed.get("targeted_question") and at < STAGES.index(r.question_advances_until):
+            self.state = replace(self.state, stage=STAGES[at + 1])
+
+    def _asked_fact(self, card: Scorecard):
+        """The fact the question asks about: one not told yet first, then any that matches."""
+        result = card.checks.get("targeted_question")
+        asked = " ".join(e.text for e in result.evidence).lower() if result and result.evidence else ""
+        asked = asked or card.transcript.lower()
+        matching = [f for f in self.scenario.facts if any(k in asked for k in f.keywords)]
+        fresh = [f for f in matching if f.topic not in self.state.facts_told]
+        return (fresh or matching or [None])[0]
+
+    # --- lines -------------------------------------------------------------------------------
+
+    def _finish(self, hits, reaction: str | None, fact, counts_turn: bool) -> CustomerReaction:
+        before = self.state.anger
+        anger = self._new_anger(tuple(hits))
+        turn = self.state.turn + counts_turn
+        told = self.state.facts_told + ((fact.topic,) if fact and fact.topic not in self.state.facts_told else ())
+        self.state = replace(self.state, anger=anger, turn=turn, facts_told=told)
+        outcome = self._outcome(counts_turn)
+        lines = self._say(reaction, fact, outcome)
+        self.state = replace(self.state, outcome=outcome)
+        return CustomerReaction(anger, anger - before, lines, outcome is not None, outcome, tuple(hits), self.state)
+
+    def _outcome(self, counts_turn: bool) -> str | None:
+        s, r = self.state, self.rules
+        if s.anger >= r.max_anger:
+            return "hung_up"
+        if s.stage == "closing" and s.agreement_reached and s.anger <= r.low_anger:
+            return "resolved"
+        if counts_turn and s.turn >= self.turn_limit:
+            return "turn_limit"
+        return None
+
+    def _say(self, reaction: str | None, fact, outcome: str | None) -> tuple[CustomerLine, ...]:
+        sc = self.scenario
+        lines = []
+        if outcome == "turn_limit":
+            return (self._line("endings.turn_limit", sc.endings["turn_limit"]),)
+        if outcome == "hung_up":
+            # The last straw is voiced before the phone goes down.
+            if reaction in ("blame", "interrupted", "silence"):
+                lines.append(self._line(f"reactions.{reaction}", sc.reactions[reaction]))
+            return (*lines, self._line("endings.hung_up", sc.endings["hung_up"]))
+        if reaction:
+            lines.append(self._line(f"reactions.{reaction}", sc.reactions[reaction]))
+        if outcome == "resolved":
+            return (*lines, self._line("endings.resolved", sc.endings["resolved"]))
+        if reaction == "silence":
+            return tuple(lines)
+        if fact is not None:
+            lines.append(self._line(f"facts.{fact.topic}", (fact.answer,)))
+        level = self.rules.level(self.state.anger)
+        lines.append(self._line(f"stages.{self.state.stage}.{level}", sc.stages[self.state.stage][level]))
+        return tuple(lines)
+
+    def _line(self, slot: str, variants: tuple[str, ...]) -> CustomerLine:
+        """A variant not used yet in this call if any is left; never the same one twice in a row."""
+        used = self._used.setdefault(slot, set())
+        fresh = [i for i in range(len(variants)) if i not in used]
+        if not fresh:
+            used.clear()
+            fresh = [i for i in range(len(variants)) if i != self._last.get(slot)] or [0]
+        pick = self._rng.choice(fresh)
+        used.add(pick)
+        self._last[slot] = pick
+        return CustomerLine(variants[pick], slot, self.state.anger, self.state.stage)
+
+    def _require_open(self) -> None:
+        if self.ended:
+            raise RuntimeError(f"the call has already ended ({self.state.outcome}); start a new Customer")
+
+
+def _passed(card: Scorecard, check: str) -> bool:
+    return bool(card.checks[check].passed)
+
+
+def _reaction(passed: dict[str, bool], events: TurnEvents, hits: tuple[RuleHit, ...], fact) -> str | None:
+    """The one reaction the customer voices, most pressing first: an insult outweighs a kind word."""
+    fired = {h.rule for h in hits}
+    if "not_personal_failed" in fired:
+        return "blame"
+    if events.interrupted:
+        return "interrupted"
+    if "apology" in fired:
+        return "apology"
+    if passed.get("targeted_question") and fact is None:
+        return "good_question"
+    if passed.get("understanding"):
+        return "understanding"
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def load_rules(path: str | None = None) -> CustomerRules:
+    """The anger rule table; ``path`` defaults to the packaged data/customer_rules.toml."""
+    source = Path(path) if path else resources.files("voicesim") / "data" / RULES_FILE
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise VoicesimError(f"cannot read the customer rule table {source}: {exc}") from exc
+    try:
+        return _rules_from(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VoicesimError(f"customer rule table {source} is incomplete or wrong: {exc}; compare it with scenarios/README.md") from exc
+
+
+def _rules_from(data: dict[str, Any]) -> CustomerRules:
+    levels = {name: int(data["levels"][name]) for name in ANGER_LEVELS}
+    if levels[ANGER_LEVELS[0]] != 0 or list(levels.values()) != sorted(set(levels.values())):
+        raise ValueError("[levels] must start at 0 and rise strictly")
+    deltas = {rule: int(data["deltas"][rule]) for rule in DELTAS}
+    stages = {key: str(data["stages"][key]) for key in ("question_advances_until", "agreement_from", "clear_solution_in")}
+    for key, stage in stages.items():
+        if stage not in STAGES:
+            raise ValueError(f"stages.{key} = '{stage}' is not one of {', '.join(STAGES)}")
+    return CustomerRules(
+        max_anger=int(data["max_anger"]),
+        low_anger=int(data["low_anger"]),
+        default_turn_limit=int(data["default_turn_limit"]),
+        max_calming_per_turn=int(data["max_calming_per_turn"]),
+        slow_response_s=float(data["slow_response_s"]),
+        levels=levels,
+        deltas=deltas,
+        **stages,
+    )
