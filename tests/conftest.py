@@ -26,3 +26,16 @@ def real_speech_references(real_speech_dir: Path) -> dict[str, str]:
     """File name -> reference transcript."""
     with open(real_speech_dir / "transcripts.tsv", newline="") as f:
         return {row["file"]: row["reference_transcript"] for row in csv.DictReader(f, delimiter="\t")}
+
+
+@pytest.fixture(scope="session")
+def en_model():
+    """The English Vosk model (vosk.Model), loaded once for the whole test session."""
+    from voicesim.asr import load_model
+    from voicesim.errors import VoicesimError
+    from voicesim.models import resolve_model_path
+
+    try:
+        return load_model(resolve_model_path("en"))
+    except VoicesimError as exc:
+        pytest.fail(f"English Vosk model unavailable: {exc}")
