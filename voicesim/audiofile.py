@@ -45,6 +45,8 @@ def load_audio(path: str | os.PathLike) -> Audio:
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise VoicesimError(_unreadable_message(file, exc)) from None
     _check_wav_complete(file)
+    if len(data) == 0:
+        raise VoicesimError(f"audio file {file} holds no samples (0 s of audio); record it again")
     mono = data.mean(axis=1, dtype=np.float32)
     return Audio(to_sample_rate(mono, rate))
 
