@@ -1,0 +1,156 @@
+"""Turn detector: synthetic signals with known timing, and real (Piper) speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voicesim.audio import SAMPLE_RATE
+from voicesim.turns import (
+    BARGE_IN,
+    END_OF_TURN,
+    SILENCE_TIMEOUT,
+    SPEECH_START,
+    TurnDetector,
+    TurnSettings,
+    speech_bounds,
+)
+
+
+def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+def feed_all(det: TurnDetector, samples: np.ndarray, playing: bool = False, step: int = 1600):
+    events = []
+    for i in range(0, len(samples), step):
+        events += det.feed(samples[i : i + step], customer_playing=playing)
+    return events
+
+
+def kinds(events):
+    return [e.kind for e in events]
+
+
+def test_speech_then_long_silence_ends_the_turn_where_speech_stopped():
+    det = TurnDetector()
+    events = feed_all(det, np.concatenate([silence(0.5), tone(1.0), silence(1.0)]))
+    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    start, end = events
+    assert start.at_s == pytest.approx(0.5, abs=0.03)
+    assert end.speech_end_s == pytest.approx(1.5, abs=0.03)
+    # No transcript hint: the long hold applies.
+    assert end.at_s - end.speech_end_s == pytest.approx(TurnSettings().end_hold_s, abs=0.03)
+
+
+def test_thinking_pause_after_a_hold_word_does_not_end_the_turn():
+    det = TurnDetector(lang="en")
+    events = feed_all(det, tone(1.0))
+    det.note_partial("i understand and")
+    events += feed_all(det, silence(0.5))
+    assert END_OF_TURN not in kinds(events)
+    events += feed_all(det, tone(0.8))
+    det.note_partial("i understand and i will fix it")
+    events += feed_all(det, silence(0.5))
+    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    assert events[-1].speech_end_s == pytest.approx(2.3, abs=0.03)
+
+
+def test_finished_phrase_ends_after_the_quick_hold():
+    det = TurnDetector()
+    events = feed_all(det, tone(1.0))
+    det.note_partial("how can i help you")
+    events += feed_all(det, silence(0.6), step=320)
+    end = events[-1]
+    assert end.kind == END_OF_TURN
+    assert end.at_s - end.speech_end_s == pytest.approx(TurnSettings().quick_hold_s, abs=0.021)
+
+
+def test_vosk_final_ends_the_turn_at_once():
+    det = TurnDetector()
+    events = feed_all(det, tone(1.0))
+    det.note_partial("so the")
+    events += feed_all(det, silence(0.1), step=320)
+    assert END_OF_TURN not in kinds(events)
+    det.note_final("so the parcel is late")
+    events += det.feed(silence(0.02), customer_playing=False)
+    assert kinds(events)[-1] == END_OF_TURN
+
+
+def test_a_short_blip_is_not_a_turn():
+    det = TurnDetector()
+    events = feed_all(det, np.concatenate([tone(0.1), silence(1.5)]))
+    assert END_OF_TURN not in kinds(events)
+
+
+def test_barge_in_while_the_customer_plays_after_the_grace_period():
+    det = TurnDetector()
+    events = feed_all(det, silence(1.0), playing=True)
+    events += feed_all(det, tone(0.5), playing=True)
+    assert kinds(events) == [SPEECH_START, BARGE_IN]
+    assert events[1].at_s == pytest.approx(1.0, abs=0.03)
+
+
+def test_speech_right_after_the_customer_starts_is_not_an_interruption():
+    det = TurnDetector()
+    events = feed_all(det, np.concatenate([silence(0.2), tone(0.5)]), playing=True)
+    assert BARGE_IN not in kinds(events)
+
+
+def test_silence_timeout_fires_once_from_when_listening_started():
+    settings = TurnSettings(silence_timeout_s=2.0)
+    det = TurnDetector(settings)
+    events = feed_all(det, silence(1.0), playing=True)
+    det.start_listening()
+    events += feed_all(det, silence(5.0))
+    assert kinds(events) == [SILENCE_TIMEOUT]
+    assert events[0].at_s == pytest.approx(3.0, abs=0.03)
+
+
+def test_steady_line_noise_is_not_speech_but_speech_over_it_is():
+    rng = np.random.default_rng(0)
+    noise = (0.01 * rng.standard_normal(SAMPLE_RATE * 3)).astype(np.float32)  # about -40 dBFS
+    signal = np.concatenate([noise, noise])
+    signal[4 * SAMPLE_RATE : 5 * SAMPLE_RATE] += tone(1.0)
+    det = TurnDetector()
+    # The line hums while the customer's opening plays; the floor learns it there.
+    feed_all(det, signal[: 3 * SAMPLE_RATE], playing=True)
+    det.start_listening()
+    events = feed_all(det, signal[3 * SAMPLE_RATE :])
+    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    assert events[0].at_s == pytest.approx(4.0, abs=0.05)
+    assert events[1].speech_end_s == pytest.approx(5.0, abs=0.05)
+
+
+def test_int16_chunks_work_like_float():
+    samples = np.concatenate([tone(1.0), silence(1.0)])
+    as_int16 = (samples * 32767).astype(np.int16)
+    a = feed_all(TurnDetector(), samples)
+    b = feed_all(TurnDetector(), as_int16)
+    assert [(e.kind, e.at_s) for e in a] == [(e.kind, e.at_s) for e in b]
+
+
+def test_piper_speech_with_a_thinking_pause_is_one_turn():
+    from trainee_voice import speak
+
+    first = speak("I can see the order here, and").samples
+    second = speak("I will send you a written confirmation today.").samples
+    audio = np.concatenate([first, silence(0.45), second, silence(1.0)])
+    det = TurnDetector()
+    events = feed_all(det, audio[: len(first)])
+    det.note_partial("i can see the order here and")
+    events += feed_all(det, audio[len(first) :], step=320)
+    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    bounds = speech_bounds(audio)
+    assert bounds is not None
+    assert events[1].speech_end_s == pytest.approx(bounds[1], abs=0.06)
+    assert events[0].at_s == pytest.approx(bounds[0], abs=0.06)
+
+
+def test_speech_bounds_of_silence_is_none():
+    assert speech_bounds(silence(1.0)) is None
