@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -207,7 +208,8 @@ class Customer:
         result = card.checks.get("targeted_question")
         asked = " ".join(e.text for e in result.evidence).lower() if result and result.evidence else ""
         asked = asked or card.transcript.lower()
-        matching = [f for f in self.scenario.facts if any(k in asked for k in f.keywords)]
+        # A keyword matches at the start of a word: "fee" must not fire on "coffee", but "form" on "forms".
+        matching = [f for f in self.scenario.facts if any(re.search(rf"\b{re.escape(k)}", asked) for k in f.keywords)]
         fresh = [f for f in matching if f.topic not in self.state.facts_told]
         return (fresh or matching or [None])[0]
 
