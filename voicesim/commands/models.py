@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fetch = actions.add_parser("fetch", help="download, verify and install a model (once)")
     fetch.add_argument("lang", metavar="LANG", help="language code from the manifest, e.g. en or de")
     fetch.add_argument("--force", action="store_true", help="replace an installed model")
-    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     listing = actions.add_parser("list", help="show the pinned models and where they are installed")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
@@ -45,7 +45,9 @@ def _path(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from voicesim.models import fetch_model
 
-    result = fetch_model(args.lang, progress=not args.quiet, force=args.force)
+    # A bar is for a person watching; in logs its carriage returns are noise.
+    progress = not args.quiet and sys.stderr.isatty()
+    result = fetch_model(args.lang, progress=progress, force=args.force)
     if result.source is None:
         print(f"model {args.lang}: already installed at {result.path}")
         return 0
