@@ -57,6 +57,8 @@ class ArchiveServer:
 
     def __init__(self, chunk_delay_s: float = 0.0) -> None:
         self.files: dict[str, bytes] = {}
+        self.claimed_length: dict[str, int] = {}
+        """Content-Length to announce instead of the real one, to cut a download short."""
         self.hits: Counter[str] = Counter()
         server = self
 
@@ -68,7 +70,7 @@ class ArchiveServer:
                     self.send_error(404)
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(server.claimed_length.get(self.path, len(body))))
                 self.end_headers()
                 for start in range(0, len(body), 64 * 1024):
                     self.wfile.write(body[start:start + 64 * 1024])
@@ -242,6 +244,26 @@ def test_archive_escaping_the_store_is_rejected(server, store, tmp_path, hostile
     assert store_entries(store) == []
     assert not (tmp_path / "escaped.txt").exists()
     assert not Path("/tmp/voicesim-escaped.txt").exists()
+
+
+def test_truncated_download_is_one_error_line_and_leaves_no_partial_file(server, store, tmp_path):
+    body = make_zip(FAKE_MODEL)
+    url = server.serve("/m.zip", body[: len(body) // 2])
+    server.claimed_length["/m.zip"] = len(body)  # the connection closes half way
+    env = cli_env(write_manifest(tmp_path, [zip_source(url, body)]), store)
+
+    assert_one_error_line(voicesim("models", "fetch", "en", env=env), "download interrupted")
+    assert store_entries(store) == []
+
+
+def test_leftovers_of_a_killed_fetch_are_cleaned_up(server, store, tmp_path):
+    body = make_zip(FAKE_MODEL)
+    env = cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store)
+    (store / f".{NAME}.unpack-k1ll3d" / "am").mkdir(parents=True)
+    (store / f".{NAME}.download-k1ll3d.part").write_bytes(body[:100])
+
+    assert voicesim("models", "fetch", "en", "--quiet", env=env).returncode == 0
+    assert store_entries(store) == [NAME]
 
 
 def test_falls_back_to_the_second_source_when_the_first_404s(server, store, tmp_path):

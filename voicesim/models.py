@@ -42,6 +42,8 @@ DOWNLOAD_TIMEOUT_S = 30.0
 """Seconds a connect or a single read may stall before the source counts as failed."""
 
 _CHUNK = 256 * 1024
+_SCRATCH_KINDS = ("download", "unpack", "old")
+"""Scratch names in the store are ``.<name>.<kind>-<random>``; only a fetch holding the lock uses them."""
 _ARCHIVE_KINDS = ("aar", "zip")
 _REQUIRED_FILES = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf")
 _SPLIT_GRAPH = ("graph/HCLr.fst", "graph/Gr.fst", "graph/disambig_tid.int")
@@ -272,10 +274,6 @@ def fetch_model(
         return FetchResult(target, None)
     if target.exists() and not force:
         validate_model_dir(target, f"installed {spec.language} model", f"run: voicesim models fetch {lang} --force")
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VoicesimError(f"cannot create model store {store}: {exc.strerror}; set {STORE_ENV} to a writable folder") from None
     with _store_lock(store, spec.name, progress):
         if not force and installed_path(spec):  # another fetch finished while we waited
             return FetchResult(target, None)
@@ -299,7 +297,12 @@ def _store_lock(store: Path, name: str, progress: bool) -> Iterator[None]:
     """Hold an exclusive lock per model so concurrent fetches install it once."""
     import fcntl
 
-    with open(store / f".{name}.lock", "a") as handle:
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        handle = open(store / f".{name}.lock", "a")
+    except OSError as exc:
+        raise VoicesimError(f"cannot write to the model store {store} ({exc.strerror}); set {STORE_ENV} to a writable folder") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -314,13 +317,12 @@ def _store_lock(store: Path, name: str, progress: bool) -> Iterator[None]:
 
 def _remove_leftovers(store: Path, name: str) -> None:
     """Delete downloads and scratch folders a killed fetch left behind (we hold the lock)."""
-    for leftover in store.glob(f".{name}.*"):
-        if leftover.name == f".{name}.lock":
-            continue
-        if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+    for kind in _SCRATCH_KINDS:
+        for leftover in store.glob(f".{name}.{kind}-*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
 
 def _install(source: ModelSource, name: str, target: Path, progress: bool) -> None:
@@ -344,24 +346,29 @@ def _install(source: ModelSource, name: str, target: Path, progress: bool) -> No
 
 def _download(source: ModelSource, store: Path, name: str, progress: bool) -> Path:
     """Download ``source`` into a scratch file in the store; return it once its sha256 matches."""
+    import http.client
     import urllib.error
     import urllib.request
 
     from tqdm import tqdm
 
-    handle, part_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=store)
+    handle, part_name = tempfile.mkstemp(prefix=f".{name}.download-", suffix=".part", dir=store)
     part = Path(part_name)
     digest = hashlib.sha256()
     request = urllib.request.Request(source.url, headers={"User-Agent": "voicesim"})
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0) or source.bytes
-            with tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+            announced = int(response.headers.get("Content-Length") or 0)
+            received = 0
+            with tqdm(total=announced or source.bytes, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
                       file=sys.stderr, disable=not progress, leave=False) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+        if announced and received != announced:  # http.client does not always notice a cut connection
+            raise _SourceFailed(f"download interrupted after {received} of {announced} bytes; download discarded")
         if digest.hexdigest() != source.sha256:
             raise _SourceFailed(
                 f"checksum mismatch (got sha256 {digest.hexdigest()}, manifest pins {source.sha256}); download discarded"
@@ -373,8 +380,8 @@ def _download(source: ModelSource, store: Path, name: str, progress: bool) -> Pa
             raise _SourceFailed(f"HTTP {exc.code} {exc.reason}") from None
         if isinstance(exc, urllib.error.URLError):
             raise _SourceFailed(f"cannot connect ({exc.reason})") from None
-        if isinstance(exc, OSError):  # timeouts, resets, disk full
-            raise _SourceFailed(f"download interrupted ({exc})") from None
+        if isinstance(exc, (OSError, http.client.HTTPException)):  # timeouts, resets, truncation, disk full
+            raise _SourceFailed(f"download interrupted ({exc!r})") from None
         raise
 
 

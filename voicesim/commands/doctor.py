@@ -62,6 +62,10 @@ def all_checks() -> Iterator[Check]:
     yield portaudio
     if portaudio.ok:
         yield from check_devices()
+    else:
+        fix = APT_FIX.format("libportaudio2")
+        yield from (Check(f"audio {kind}", False, f"cannot list devices without PortAudio; fix: {fix}")
+                    for kind in ("input", "output"))
     yield check_vosk()
     yield from check_models()
 
@@ -103,8 +107,13 @@ def check_portaudio() -> Check:
 def check_devices() -> Iterator[Check]:
     import sounddevice
 
-    devices = sounddevice.query_devices()
     fix = "plug in a headset, or start PulseAudio: pulseaudio --start"
+    try:
+        devices = sounddevice.query_devices()
+    except sounddevice.PortAudioError as exc:
+        yield from (Check(f"audio {kind}", False, f"PortAudio cannot list devices ({exc}); fix: {fix}")
+                    for kind in ("input", "output"))
+        return
     for kind, channels, default in (("input", "max_input_channels", 0), ("output", "max_output_channels", 1)):
         names = [d["name"] for d in devices if d[channels] > 0]
         index = sounddevice.default.device[default]
