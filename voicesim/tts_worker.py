@@ -1,0 +1,125 @@
+"""One customer line, rendered by pyttsx3 on espeak-ng in a process of its own.
+
+:mod:`voicesim.tts` starts this module ahead of time, so espeak-ng is already loaded
+when a line arrives. It reads one JSON request from stdin, writes a 16-bit WAV at
+espeak-ng's 22050 Hz and exits; problems leave as one line on stderr, exit code 3::
+
+    $ echo '{"text": "Hello there", "voice": "en-us+m3", "variant": "m3", "rate": 160,
+    ...      "pitch": 50, "volume": 1.0, "wav": "/tmp/hello.wav"}' | python -m voicesim.tts_worker
+
+Why a fresh process per line rather than one long-lived engine:
+
+- espeak-ng keeps hidden state between utterances (the pitch-flutter position in
+  wavegen.c is a static that is never reset), so a long-lived engine speaks the same
+  text slightly differently each time; a fresh process gives byte-identical audio.
+- pyttsx3's run loop is not re-entrant and espeak-ng cannot be initialised twice in
+  one process; here each process initialises once and runs the loop once, away from
+  the caller's threads.
+
+Only the standard library and pyttsx3 are imported, to keep the start cheap (~50 ms).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import threading
+
+LIBRARY_ENV = "VOICESIM_ESPEAK_LIBRARY"
+"""Environment variable naming the libespeak-ng shared library to use instead of the system's."""
+
+EXIT_PROBLEM = 3
+"""Exit code when the line could not be rendered; stderr then holds one line saying why."""
+
+LINE_TIMEOUT_S = 60.0
+"""Longest espeak-ng may speak one line before the worker gives up."""
+
+INSTALL_HINT = "install it with `sudo apt-get install espeak-ng`"
+
+
+class LineProblem(Exception):
+    """Why the line could not be rendered, as one line for the user."""
+
+
+def main() -> int:
+    try:
+        engine = start_engine()
+        request = sys.stdin.readline()
+        if not request.strip():
+            return 0  # the parent closed a spare worker it did not need
+        render(engine, json.loads(request))
+    except LineProblem as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return EXIT_PROBLEM
+    return 0
+
+
+def start_engine():
+    """pyttsx3's espeak engine, on the library named by VOICESIM_ESPEAK_LIBRARY if set."""
+    library = os.environ.get(LIBRARY_ENV)
+    preloaded = _preload(library) if library else None
+    try:
+        import pyttsx3
+        from pyttsx3.drivers import _espeak
+
+        engine = pyttsx3.init("espeak")
+    except (ImportError, OSError, RuntimeError) as exc:
+        raise LineProblem(f"espeak-ng is not usable: pyttsx3 cannot load libespeak-ng.so.1 ({exc}); {INSTALL_HINT}") from None
+    if preloaded is not None and _espeak.dll._handle != preloaded._handle:
+        raise LineProblem(
+            f"{LIBRARY_ENV}={library} loaded, but pyttsx3 opened another libespeak-ng; "
+            "point it at a library whose soname is libespeak-ng.so.1, or unset it"
+        )
+    return engine
+
+
+def _preload(library: str) -> ctypes.CDLL:
+    """Load `library` first: pyttsx3's later dlopen("libespeak-ng.so.1") then finds it by soname."""
+    try:
+        return ctypes.CDLL(library)
+    except OSError as exc:
+        raise LineProblem(
+            f"cannot load the espeak-ng library {library} named by {LIBRARY_ENV} ({exc}); "
+            f"unset {LIBRARY_ENV} to use the system's, or {INSTALL_HINT}"
+        ) from None
+
+
+def render(engine, request: dict) -> None:
+    """Speak request["text"] into the WAV file request["wav"] with the requested voice."""
+    errors: list[Exception] = []
+    finished = threading.Event()
+    engine.connect("error", lambda exception, **_: errors.append(exception))
+    engine.connect("finished-utterance", lambda **_: finished.set())
+    # pyttsx3 queues these and applies them in order when the loop starts.
+    engine.setProperty("voice", request["voice"])
+    engine.setProperty("pitch", request["pitch"])
+    engine.setProperty("rate", request["rate"])
+    engine.setProperty("volume", request["volume"])
+    engine.save_to_file(request["text"], request["wav"])
+    engine.runAndWait()
+    # pyttsx3 2.99 queues its end-of-loop before the utterance, and AUDIO_OUTPUT_RETRIEVAL
+    # makes espeak-ng speak on a thread of its own: runAndWait returns ~10 ms after the
+    # line starts. The driver sends finished-utterance once it has written the WAV.
+    if not errors and not finished.wait(LINE_TIMEOUT_S):
+        raise LineProblem(f"espeak-ng did not finish speaking within {LINE_TIMEOUT_S:.0f} s; check `espeak-ng 'hello'` works")
+    if errors:
+        raise LineProblem(f"espeak-ng refused voice {request['voice']!r} ({errors[0]}); list voices with `espeak-ng --voices`")
+    _check_variant(engine.getProperty("voice"), request)
+    if not os.path.exists(request["wav"]):
+        raise LineProblem(f"espeak-ng produced no audio for {request['text']!r}")
+
+
+def _check_variant(current: str | None, request: dict) -> None:
+    """espeak-ng silently ignores an unknown variant, so compare with the voice it chose."""
+    variant = request["variant"]
+    if variant and not (current or "").endswith(f"+{variant}"):
+        raise LineProblem(
+            f"espeak-ng has no voice variant {variant!r} (it spoke as {current!r}); "
+            "list variants with `espeak-ng --voices=variant`"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
