@@ -23,11 +23,12 @@ delivers them:
 
 Word times count from the start of the turn (the last :meth:`Recognizer.finish` or
 :meth:`Recognizer.reset`), rounded to milliseconds, so the same audio gives the same
-numbers byte for byte.
+numbers byte for byte (see :func:`_seed_dither`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from voicesim.transcript import Transcript, Word
 
 # Kaldi logs every model load to stderr; the CLI promises clean, one-line errors.
 vosk.SetLogLevel(-1)
+
+_LIBC = ctypes.CDLL(None)
 
 CHUNK_S = 0.25
 """Chunk length :func:`transcribe` feeds Vosk; endpoints are checked once per chunk."""
@@ -176,11 +179,22 @@ def transcribe(audio: Audio, lang: str = "en", model: vosk.Model | str | Path | 
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
     rec = Recognizer(model_for(lang, model), partials=False)
+    _seed_dither()
     pcm = audio.to_int16()
     step = int(CHUNK_S * SAMPLE_RATE)
     for start in range(0, len(pcm), step):
         rec.feed(pcm[start : start + step])
     return rec.finish()
+
+
+def _seed_dither() -> None:
+    """Make Kaldi's feature dither repeatable, so the same audio gives the same confidences.
+
+    Kaldi adds dither noise drawn from the C library's global rand(); unseeded, a second
+    transcription in the same process gets slightly different word confidences. Two
+    transcriptions running at once in threads still share the one generator.
+    """
+    _LIBC.srand(0)
 
 
 def _pcm16_bytes(chunk: np.ndarray | bytes) -> bytes:
