@@ -1,0 +1,243 @@
+"""ASR on real speech and on Piper's trainee voice: word error rate, timings, streaming, turns."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicesim.asr import Final, Partial, Recognizer, load_model, transcribe
+from voicesim.audio import Audio
+from voicesim.audiofile import load_audio
+from voicesim.errors import VoicesimError
+from voicesim.transcript import Transcript
+from voicesim.wer import corpus_word_error_rate, edit_distance, normalize_words, word_error_rate
+
+AGENT_REPLIES = Path(__file__).parent / "data" / "agent_replies_en.txt"
+
+# Measured on vosk-model-small-en-us-0.15 (see BENCHMARKS.md "Speech I/O"); bounds leave margin.
+JFK_MAX_WER = 0.15  # measured 0.045 ("ask" heard as "as")
+DIGITS_MAX_WER = 0.45  # measured 0.333 ("nine oh two one oh" heard as "nah no to i know")
+PIPER_MAX_WER = 0.08  # measured 0.031 over 24 agent replies (7 of 223 words)
+
+MIC_BLOCK = 320
+"""Samples per chunk in the streaming tests: 20 ms, a typical PortAudio block."""
+
+
+def agent_replies() -> list[str]:
+    lines = AGENT_REPLIES.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def jfk(real_speech_dir: Path) -> Audio:
+    return load_audio(real_speech_dir / "jfk.flac")
+
+
+@pytest.fixture(scope="module")
+def digits(real_speech_dir: Path) -> Audio:
+    return load_audio(real_speech_dir / "vosk-digits.wav")
+
+
+def stream(rec: Recognizer, audio: Audio, block: int = MIC_BLOCK) -> list[Partial | Final]:
+    pcm = audio.to_int16()
+    events = [rec.feed(pcm[i : i + block]) for i in range(0, len(pcm), block)]
+    return [e for e in events if e is not None]
+
+
+def assert_timings_sane(transcript: Transcript) -> None:
+    assert transcript.has_timings
+    ends = 0.0
+    for w in transcript.words:
+        assert 0.0 <= w.start_s <= w.end_s <= transcript.duration_s, w
+        assert w.start_s >= ends - 1e-9, f"{w} starts before the previous word ended ({ends})"
+        assert 0.0 <= w.conf <= 1.0
+        ends = w.end_s
+
+
+# --- real human speech ---------------------------------------------------------------
+
+
+def test_jfk_word_error_rate(jfk: Audio, en_model, real_speech_references: dict[str, str]) -> None:
+    result = transcribe(jfk, model=en_model)
+    assert word_error_rate(real_speech_references["jfk.flac"], result.text) <= JFK_MAX_WER
+
+
+def test_digits_word_error_rate(digits: Audio, en_model, real_speech_references: dict[str, str]) -> None:
+    result = transcribe(digits, model=en_model)
+    assert word_error_rate(real_speech_references["vosk-digits.wav"], result.text) <= DIGITS_MAX_WER
+
+
+@pytest.mark.parametrize("name", ["jfk", "digits"])
+def test_word_timings_are_monotonic_and_inside_the_audio(name: str, request, en_model) -> None:
+    audio = request.getfixturevalue(name)
+    result = transcribe(audio, model=en_model)
+    assert result.duration_s == pytest.approx(audio.duration_s, abs=0.001)
+    assert_timings_sane(result)
+
+
+def test_same_audio_gives_identical_transcript(jfk: Audio, en_model) -> None:
+    assert transcribe(jfk, model=en_model) == transcribe(jfk, model=en_model)
+
+
+def test_silence_gives_no_words(en_model) -> None:
+    result = transcribe(Audio.silence(2.0), model=en_model)
+    assert (result.text, result.words, result.duration_s) == ("", (), 2.0)
+
+
+# --- streaming -----------------------------------------------------------------------
+
+
+def test_streaming_small_chunks_gives_the_same_words_as_whole_file(jfk: Audio, en_model) -> None:
+    whole = transcribe(jfk, model=en_model)
+    rec = Recognizer(en_model)
+    events = stream(rec, jfk)
+    live = rec.finish()
+    assert [w.word for w in live.words] == [w.word for w in whole.words]
+    assert [w.start_s for w in live.words] == pytest.approx([w.start_s for w in whole.words], abs=0.03)
+    assert live.duration_s == whole.duration_s
+    # The live view saw the words grow, and the closed segments add up to the start of the turn.
+    partials = [e.text for e in events if isinstance(e, Partial)]
+    assert partials and partials[-1].split() == live.text.split()[: len(partials[-1].split())]
+    closed = [w for e in events if isinstance(e, Final) for w in e.transcript.words]
+    assert closed == list(live.words[: len(closed)])
+
+
+def test_partials_carry_tentative_word_timings(jfk: Audio, en_model) -> None:
+    partials = [e for e in stream(Recognizer(en_model), jfk) if isinstance(e, Partial) and e.words]
+    assert partials
+    assert all(w.start_s is not None and w.start_s <= w.end_s for p in partials for w in p.words)
+
+
+def test_second_turn_times_count_from_its_own_start(jfk: Audio, digits: Audio, en_model) -> None:
+    rec = Recognizer(en_model)
+    stream(rec, digits)
+    rec.finish()
+    stream(rec, jfk)
+    second = rec.finish()
+    alone = transcribe(jfk, model=en_model)
+    assert [w.word for w in second.words] == [w.word for w in alone.words]
+    assert [w.start_s for w in second.words] == pytest.approx([w.start_s for w in alone.words], abs=0.03)
+    assert second.duration_s == alone.duration_s
+    assert_timings_sane(second)
+
+
+def test_reset_drops_the_turn_so_far(jfk: Audio, digits: Audio, en_model) -> None:
+    rec = Recognizer(en_model)
+    half = Audio(jfk.samples[: len(jfk.samples) // 2])
+    stream(rec, half)
+    rec.reset()
+    stream(rec, digits)
+    after_reset = rec.finish()
+    assert [w.word for w in after_reset.words] == [w.word for w in transcribe(digits, model=en_model).words]
+    assert after_reset.duration_s == pytest.approx(digits.duration_s, abs=0.001)
+
+
+def test_feed_takes_int16_float_and_bytes_alike(digits: Audio, en_model) -> None:
+    texts = []
+    for convert in (lambda a: a.to_int16(), lambda a: a.samples, lambda a: a.to_pcm16_bytes()):
+        rec = Recognizer(en_model, partials=False)
+        rec.feed(convert(digits))
+        texts.append(rec.finish().text)
+    assert texts[0] and texts.count(texts[0]) == 3
+
+
+def test_feed_refuses_odd_byte_chunks(en_model) -> None:
+    with pytest.raises(ValueError, match="odd number of bytes"):
+        Recognizer(en_model).feed(b"\x00\x01\x02")
+
+
+# --- Piper trainee voice round trip ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_piper_agent_replies_round_trip(en_model) -> None:
+    from trainee_voice import speak
+
+    replies = agent_replies()
+    assert len(replies) >= 20
+    pairs = [(text, transcribe(speak(text), model=en_model).text) for text in replies]
+    wer = corpus_word_error_rate(pairs)
+    print(f"Piper round trip: WER {wer:.3f} over {len(replies)} replies")
+    assert wer <= PIPER_MAX_WER, [p for p in pairs if word_error_rate(*p) > 0]
+
+
+# --- model loading ------------------------------------------------------------------
+
+
+def test_load_model_is_cached_per_path(en_model) -> None:
+    from voicesim.models import resolve_model_path
+
+    path = resolve_model_path("en")
+    assert load_model(path) is load_model(str(path)) is en_model
+
+
+def test_load_model_names_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(VoicesimError, match=str(tmp_path / "gone")):
+        load_model(tmp_path / "gone")
+
+
+def german_model_path() -> Path:
+    """VOSK_MODEL_PATH_DE, else the installed German model; skips when there is neither."""
+    from voicesim.models import resolve_model_path
+
+    if os.environ.get("VOSK_MODEL_PATH_DE"):
+        return Path(os.environ["VOSK_MODEL_PATH_DE"])
+    try:
+        return resolve_model_path("de")
+    except VoicesimError as exc:
+        pytest.skip(f"no German Vosk model (set VOSK_MODEL_PATH_DE or run `voicesim models fetch de`): {exc}")
+
+
+@pytest.mark.german_model
+def test_german_reply_is_transcribed_with_the_german_model(tmp_path: Path) -> None:
+    model = load_model(german_model_path())
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.fail("espeak-ng is not installed; scripts/setup installs it")
+    text = "es tut mir leid das war unser fehler ich schicke ihnen eine schriftliche bestätigung"
+    wav = tmp_path / "de.wav"
+    subprocess.run([espeak, "-v", "de", "-s", "140", "-w", str(wav), text], check=True)
+    result = transcribe(load_audio(wav), lang="de", model=model)
+    assert word_error_rate(text, result.text) <= 0.5, result.text
+
+
+# --- word error rate (pure) -----------------------------------------------------------
+
+
+def test_normalize_words_drops_case_and_punctuation_but_keeps_contractions() -> None:
+    assert normalize_words("I\u2019m SORRY, that's our mistake!") == ["i'm", "sorry", "that's", "our", "mistake"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "hyp", "edits"),
+    [
+        ("a b c", "a b c", 0),
+        ("a b c", "a x c", 1),
+        ("a b c", "a c", 1),
+        ("a b c", "a b c d", 1),
+        ("a b c", "", 3),
+        ("", "a b", 2),
+        ("one nine oh two", "one nah no to i", 4),
+    ],
+)
+def test_edit_distance_counts_word_edits(ref: str, hyp: str, edits: int) -> None:
+    assert edit_distance(ref.split(), hyp.split()) == edits
+
+
+def test_word_error_rate_is_edits_over_reference_words() -> None:
+    assert word_error_rate("Ask not what your country can do for you.", "as not what your country can do for you") == (
+        pytest.approx(1 / 9)
+    )
+    assert word_error_rate("", "") == 0.0
+    assert word_error_rate("", "noise") == 1.0
+
+
+def test_corpus_wer_weighs_by_reference_length() -> None:
+    pairs = [("a b c d e f g h i j", "a b c d e f g h i j"), ("k l", "x")]
+    assert corpus_word_error_rate(pairs) == pytest.approx(2 / 12)
+    assert np.mean([word_error_rate(*p) for p in pairs]) != pytest.approx(2 / 12)
