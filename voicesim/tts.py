@@ -124,11 +124,6 @@ def persona_settings(lang: str, persona: str) -> VoiceSettings:
         raise VoicesimError(f"persona {persona!r} in {VOICES_FILE}: {exc}; allowed keys: rate, pitch, volume, variant") from None
 
 
-def languages() -> list[str]:
-    """Language codes voices.toml has a voice for."""
-    return sorted(_voices().get("languages", {}))
-
-
 def cache_info() -> functools._CacheInfo:
     """Hits, misses and size of the rendered-line cache."""
     return _synthesize_cached.cache_info()
