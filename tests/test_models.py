@@ -27,6 +27,8 @@ import pytest
 
 from voicesim.models import (
     MODEL_PATH_ENV,
+    fetch_model,
+    list_models,
     load_manifest,
     missing_model_files,
     resolve_model_path,
@@ -146,6 +148,14 @@ def cli_env(manifest: Path | None, store: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def in_process(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Give this process the manifest, store and proxy settings of ``env`` (cheaper than a CLI run)."""
+    monkeypatch.delenv(MODEL_PATH_ENV, raising=False)
+    for key in ("VOICESIM_MANIFEST", "VOICESIM_MODELS_DIR", "no_proxy", "NO_PROXY"):
+        if key in env:
+            monkeypatch.setenv(key, env[key])
+
+
 def voicesim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -194,15 +204,14 @@ def test_fetch_installs_the_model_and_a_second_fetch_downloads_nothing(server, s
     assert server.hits["/m.zip"] == 1
 
 
-def test_fetch_force_replaces_an_installed_model(server, store, tmp_path):
+def test_fetch_force_replaces_an_installed_model(server, store, tmp_path, monkeypatch):
     body = make_zip(FAKE_MODEL)
-    manifest = write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)])
-    env = cli_env(manifest, store)
-    assert voicesim("models", "fetch", "en", "--quiet", env=env).returncode == 0
+    in_process(monkeypatch, cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store))
+    assert fetch_model("en", progress=False).source is not None
     (store / NAME / "stray-file").write_text("left by hand")
 
-    forced = voicesim("models", "fetch", "en", "--force", "--quiet", env=env)
-    assert forced.returncode == 0, forced.stderr
+    forced = fetch_model("en", progress=False, force=True)
+    assert forced.path == store / NAME and forced.source is not None
     assert server.hits["/m.zip"] == 2
     assert not (store / NAME / "stray-file").exists()
     assert store_entries(store) == [NAME]
@@ -256,13 +265,13 @@ def test_truncated_download_is_one_error_line_and_leaves_no_partial_file(server,
     assert store_entries(store) == []
 
 
-def test_leftovers_of_a_killed_fetch_are_cleaned_up(server, store, tmp_path):
+def test_leftovers_of_a_killed_fetch_are_cleaned_up(server, store, tmp_path, monkeypatch):
     body = make_zip(FAKE_MODEL)
-    env = cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store)
+    in_process(monkeypatch, cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store))
     (store / f".{NAME}.unpack-k1ll3d" / "am").mkdir(parents=True)
     (store / f".{NAME}.download-k1ll3d.part").write_bytes(body[:100])
 
-    assert voicesim("models", "fetch", "en", "--quiet", env=env).returncode == 0
+    assert fetch_model("en", progress=False).source is not None
     assert store_entries(store) == [NAME]
 
 
@@ -312,14 +321,15 @@ def test_archive_without_a_complete_model_installs_nothing(server, store, tmp_pa
     assert store_entries(store) == []
 
 
-def test_incomplete_folder_in_the_store_asks_for_force(server, store, tmp_path):
+def test_incomplete_folder_in_the_store_asks_for_force(server, store, tmp_path, monkeypatch):
     body = make_zip(FAKE_MODEL)
     env = cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store)
     (store / NAME / "am").mkdir(parents=True)
 
     assert_one_error_line(voicesim("models", "fetch", "en", env=env), str(store / NAME), "--force")
     assert server.hits["/m.zip"] == 0
-    assert voicesim("models", "fetch", "en", "--force", "--quiet", env=env).returncode == 0
+    in_process(monkeypatch, env)
+    assert fetch_model("en", progress=False, force=True).source is not None
     assert not missing_model_files(store / NAME)
 
 
@@ -348,17 +358,16 @@ def test_unknown_language_is_one_error_line(store):
     assert_one_error_line(proc, "'xx'", "known: en, de")
 
 
-def test_list_json_shows_installed_path_after_fetch(server, store, tmp_path):
+def test_list_shows_installed_path_after_fetch(server, store, tmp_path, monkeypatch):
     body = make_zip(FAKE_MODEL)
     env = cli_env(write_manifest(tmp_path, [zip_source(server.serve("/m.zip", body), body)]), store)
+    in_process(monkeypatch, env)
 
-    before = json.loads(voicesim("models", "list", "--json", env=env).stdout)
-    assert before == [{"lang": "en", "name": NAME, "version": "0.1", "size": "1 kB", "path": None}]
-    assert voicesim("models", "fetch", "en", "--quiet", env=env).returncode == 0
-    after = json.loads(voicesim("models", "list", "--json", env=env).stdout)
-    assert after[0]["path"] == str(store / NAME)
-    text = voicesim("models", "list", env=env).stdout
-    assert NAME in text and str(store / NAME) in text
+    assert [m.path for m in list_models()] == [None]
+    fetch_model("en", progress=False)
+    listed = json.loads(voicesim("models", "list", "--json", env=env).stdout)
+    assert listed == [{"lang": "en", "name": NAME, "version": "0.1", "size": "1 kB", "path": str(store / NAME)}]
+    assert list_models()[0].path == store / NAME
 
 
 # ---------------------------------------------------------------- resolving and validating
@@ -434,13 +443,12 @@ def test_real_english_model_resolves_validates_and_decodes(real_english_model, e
     assert json.loads(recognizer.FinalResult())["text"] == ""
 
 
-def test_real_model_round_trips_through_an_aar_shaped_archive(real_english_model, server, store, tmp_path):
+def test_real_model_round_trips_through_an_aar_shaped_archive(real_english_model, server, store, tmp_path, monkeypatch):
     files = {p.relative_to(real_english_model).as_posix(): p.read_bytes()
              for p in real_english_model.rglob("*") if p.is_file()}
     body = make_zip(files, prefix="assets/model-en-us/")
     source = zip_source(server.serve("/vosk-model-en.aar", body), body, prefix="assets/model-en-us/", kind="aar")
-    env = cli_env(write_manifest(tmp_path, [source], name=real_english_model.name), store)
+    in_process(monkeypatch, cli_env(write_manifest(tmp_path, [source], name=real_english_model.name), store))
 
-    proc = voicesim("models", "fetch", "en", "--quiet", env=env)
-    assert proc.returncode == 0, proc.stderr
+    assert fetch_model("en", progress=False).source == source["url"]
     assert tree(store / real_english_model.name) == tree(real_english_model)
