@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from virtual_headset import virtual_headset  # noqa: F401 - pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "voicesim"]
@@ -68,3 +70,11 @@ def test_doctor_names_a_bad_vosk_model_path(tmp_path):
     assert status == "MISSING"
     assert f"VOSK_MODEL_PATH folder {tmp_path}" in detail and "am/final.mdl" in detail
     assert code == 1
+
+
+@pytest.mark.headset
+def test_doctor_sees_the_virtual_headset(virtual_headset):
+    code, items, stderr = doctor()  # the fixture routes os.environ (PULSE_SERVER...) to its server
+    assert items["audio input"][0] == "OK", items["audio input"]
+    assert items["audio output"][0] == "OK", items["audio output"]
+    assert_exit_matches_essentials(code, items)
