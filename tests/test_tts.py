@@ -6,7 +6,9 @@ never read back from the settings.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -219,6 +221,25 @@ def test_missing_espeak_library_is_one_line_naming_the_package(tmp_path):
     line = assert_one_error_line(cli("say", "hello", "--out", str(tmp_path / "x.wav"), env=env))
     assert "apt-get install espeak-ng" in line
     assert not (tmp_path / "x.wav").exists()
+
+
+def system_espeak_library() -> Path:
+    """Path of the libespeak-ng.so.1 the dynamic loader picks, read from this process's maps."""
+    ctypes.CDLL("libespeak-ng.so.1")
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return Path(next(line.split()[-1] for line in maps if "libespeak-ng.so" in line))
+
+
+def test_espeak_library_variable_is_honoured(tmp_path):
+    """A copy elsewhere is what gets loaded (the worker checks pyttsx3 got that very library)."""
+    copy = tmp_path / "lib" / "libespeak-ng.so.1"
+    copy.parent.mkdir()
+    shutil.copy(system_espeak_library(), copy)
+    env = dict(os.environ, VOICESIM_ESPEAK_LIBRARY=str(copy))
+    proc = cli("say", "Hello there", "--out", str(tmp_path / "copy.wav"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert cli("say", "Hello there", "--out", str(tmp_path / "system.wav")).returncode == 0
+    assert (tmp_path / "copy.wav").read_bytes() == (tmp_path / "system.wav").read_bytes()
 
 
 # -- voicesim say
