@@ -17,6 +17,7 @@ from voicesim.errors import VoicesimError
 COMMANDS = (
     "say",
     "transcribe",
+    "score",
     "devices",
     "doctor",
     "models",
