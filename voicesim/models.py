@@ -425,10 +425,15 @@ def _check_member(member: "zipfile.ZipInfo") -> None:
 def _move_into_place(staging: Path, target: Path) -> None:
     """Rename the checked model into place in one step; a forced replace parks the old one first."""
     staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
-    if not target.exists():
+    parking = None
+    try:
+        if target.exists():
+            parking = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rename(target, parking / "model")
         os.rename(staging, target)
-        return
-    parking = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.rename(target, parking / "model")
-    os.rename(staging, target)
-    shutil.rmtree(parking, ignore_errors=True)
+    except OSError as exc:
+        if parking is not None and (parking / "model").exists() and not target.exists():
+            os.rename(parking / "model", target)  # put the old model back rather than leave none
+        raise VoicesimError(f"cannot move the unpacked model into {target} ({exc.strerror}); check that folder") from None
+    if parking is not None:
+        shutil.rmtree(parking, ignore_errors=True)
