@@ -4,10 +4,13 @@ Prints one line per item, ``OK`` or ``MISSING`` with the exact command that
 fixes it, and exits 0 when every essential item is OK, 1 otherwise::
 
     $ voicesim doctor
-    OK       espeak-ng program      /usr/bin/espeak-ng
-    OK       espeak-ng library      libespeak-ng.so.1 (loaded as pyttsx3 loads it)
+    OK       espeak-ng program    /usr/bin/espeak-ng
+    OK       espeak-ng library    libespeak-ng.so.1 (as pyttsx3 loads it)
+    OK       PortAudio            PortAudio V19.6.0-devel, revision 396fe4b6...
+    MISSING  audio input          no input device; fix: plug in a headset, or start PulseAudio: pulseaudio --start
     ...
-    MISSING  model de (optional)    fix: voicesim models fetch de
+    OK       model en             /root/.cache/voicesim/models/vosk-model-small-en-us-0.15
+    MISSING  model de (optional)  not installed at /root/.cache/voicesim/models/vosk-model-small-de-0.15; fix: voicesim models fetch de
 """
 
 from __future__ import annotations
