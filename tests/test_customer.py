@@ -248,3 +248,26 @@ def test_levels_cover_the_scale() -> None:
     assert [RULES.level(a) for a in range(RULES.max_anger)] == sorted(
         (RULES.level(a) for a in range(RULES.max_anger)), key=list(RULES.levels).index
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "scenario_id", "reply", "topic"),
+    [
+        ("en", "late-delivery", "I am so sorry about that what is your order number and when did you order it", "order number"),
+        ("en", "double-charge", "I see. When did the two payments go out", "payment dates"),
+        ("de", "reise-storniert", "Das tut mir leid. Wann genau ist Ihr Abflug", "Reisedaten"),
+        ("de", "doppelte-abbuchung", "Können Sie mir Ihre Kundennummer nennen", "Kundennummer"),
+    ],
+)
+def test_questions_scored_by_the_real_checklist_get_their_fact(lang: str, scenario_id: str, reply: str, topic: str) -> None:
+    """The scorer's evidence is only the question's opener; the customer still finds what was asked."""
+    from voicesim.checklist import check_reply
+    from voicesim.language import load_language
+    from voicesim.transcript import Transcript
+
+    # The text checks alone: calm_tone needs voice or a calm band, which is not what this is about.
+    scorecard = Scorecard(lang, reply, check_reply(Transcript.from_text(reply), load_language(lang)))
+    assert scorecard.checks["targeted_question"].passed
+    scenario = find_scenario(scenario_id, dirs=[REPO_SCENARIOS])
+    reaction = Customer(scenario, seed=0).react(scorecard)
+    assert f"facts.{topic}" in [line.slot for line in reaction.lines]

@@ -69,7 +69,7 @@ def test_validate_reports_file_and_line_and_exits_1(tmp_path: Path) -> None:
     anger_line = good.splitlines().index("start_anger = 6") + 1
     assert proc.stdout.splitlines() == [
         f"{bad}:{pitch_line}: TOML syntax error: Invalid value",
-        f"{typo}:{anger_line}: 'start_anger' must be a whole number, not a number",
+        f"{typo}:{anger_line}: 'start_anger' must be a whole number, not a decimal number",
     ]
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from voicesim.errors import VoicesimError
-from voicesim.scenario import ANGER_LEVELS, STAGES, Scenario
+from voicesim.scenario import ANGER_LEVELS, STAGES, Fact, Scenario
 from voicesim.scorecard import Scorecard
 
 RULES_FILE = "customer_rules.toml"
@@ -35,6 +35,8 @@ DELTAS = (
     "not_personal_failed", "calm_tone_failed", "barge_in", "silence", "slow_response", "no_progress",
 )  # fmt: skip
 """Rules of the table's [deltas], in the order they are applied and reported."""
+QUESTION_WORDS = 12
+"""Longest question looked at for a fact's keywords when the transcript has no punctuation."""
 
 
 @dataclass(frozen=True)
@@ -203,11 +205,9 @@ class Customer:
         elif passed.get("targeted_question") and at < STAGES.index(r.question_advances_until):
             self.state = replace(self.state, stage=STAGES[at + 1])
 
-    def _asked_fact(self, card: Scorecard):
+    def _asked_fact(self, card: Scorecard) -> Fact | None:
         """The fact the question asks about: one not told yet first, then any that matches."""
-        result = card.checks.get("targeted_question")
-        asked = " ".join(e.text for e in result.evidence).lower() if result and result.evidence else ""
-        asked = asked or card.transcript.lower()
+        asked = _question_text(card)
         # A keyword matches at the start of a word: "fee" must not fire on "coffee", but "form" on "forms".
         matching = [f for f in self.scenario.facts if any(re.search(rf"\b{re.escape(k)}", asked) for k in f.keywords)]
         fresh = [f for f in matching if f.topic not in self.state.facts_told]
@@ -215,9 +215,11 @@ class Customer:
 
     # --- lines -------------------------------------------------------------------------------
 
-    def _finish(self, hits, reaction: str | None, fact, counts_turn: bool) -> CustomerReaction:
+    def _finish(
+        self, hits: tuple[RuleHit, ...], reaction: str | None, fact: Fact | None, counts_turn: bool
+    ) -> CustomerReaction:
         before = self.state.anger
-        anger = self._new_anger(tuple(hits))
+        anger = self._new_anger(hits)
         turn = self.state.turn + counts_turn
         told = self.state.facts_told + ((fact.topic,) if fact and fact.topic not in self.state.facts_told else ())
         self.state = replace(self.state, anger=anger, turn=turn, facts_told=told)
@@ -236,9 +238,9 @@ class Customer:
             return "turn_limit"
         return None
 
-    def _say(self, reaction: str | None, fact, outcome: str | None) -> tuple[CustomerLine, ...]:
+    def _say(self, reaction: str | None, fact: Fact | None, outcome: str | None) -> tuple[CustomerLine, ...]:
         sc = self.scenario
-        lines = []
+        lines: list[CustomerLine] = []
         if outcome == "turn_limit":
             return (self._line("endings.turn_limit", sc.endings["turn_limit"]),)
         if outcome == "hung_up":
@@ -279,7 +281,24 @@ def _passed(card: Scorecard, check: str) -> bool:
     return bool(card.checks[check].passed)
 
 
-def _reaction(passed: dict[str, bool], events: TurnEvents, hits: tuple[RuleHit, ...], fact) -> str | None:
+def _question_text(card: Scorecard) -> str:
+    """The trainee's questions: from each opener the scorer found ("what is") to the end of its sentence.
+
+    The scorer's evidence is only the opener, and ASR text has no punctuation, so a
+    question runs at most QUESTION_WORDS words; without evidence the whole reply counts.
+    """
+    text = card.transcript.lower()
+    result = card.checks.get("targeted_question")
+    spans = []
+    for evidence in result.evidence if result else ():
+        at = text.find(evidence.text.lower())
+        if at >= 0:
+            sentence = re.split(r"[.?!]", text[at + len(evidence.text) :], maxsplit=1)[0]
+            spans.append(" ".join((text[at : at + len(evidence.text)] + sentence).split()[:QUESTION_WORDS]))
+    return " ".join(spans) or text
+
+
+def _reaction(passed: dict[str, bool], events: TurnEvents, hits: tuple[RuleHit, ...], fact: Fact | None) -> str | None:
     """The one reaction the customer voices, most pressing first: an insult outweighs a kind word."""
     fired = {h.rule for h in hits}
     if "not_personal_failed" in fired:

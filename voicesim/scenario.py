@@ -169,7 +169,7 @@ def _check(data: dict[str, Any], path: Path) -> list[tuple[Path_, str]]:
         "company_at_fault": bool, "start_anger": int, "turn_limit": int,
         "persona": dict, "opening": dict, "stages": dict, "reactions": dict, "endings": dict, "facts": list,
     }  # fmt: skip
-    _check_table(data, (), top, optional={"turn_limit"}, out=out)
+    _check_table(data, (), top, optional=frozenset({"turn_limit"}), out=out)
     if isinstance(data.get("id"), str) and data["id"] != path.stem:
         out.append((("id",), f"id '{data['id']}' must match the file name '{path.stem}.toml'"))
     if isinstance(data.get("lang"), str) and not re.fullmatch(r"[a-z]{2}", data["lang"]):
@@ -200,7 +200,7 @@ def _check_table(
     where: Path_,
     spec: dict[str, type],
     out: list[tuple[Path_, str]],
-    optional: set[str] = frozenset(),  # type: ignore[assignment]
+    optional: frozenset[str] = frozenset(),
     kind: str = "key",
 ) -> None:
     label = ".".join(map(str, where)) or "the top level"
@@ -286,7 +286,7 @@ def _is_type(value: Any, want: type) -> bool:
 def _type_name(value: Any) -> str:
     if isinstance(value, str) and not value.strip():
         return "an empty string"
-    names = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    names = {bool: "a boolean", int: "a whole number", float: "a decimal number", str: "a string", list: "a list", dict: "a table"}
     return names.get(type(value), type(value).__name__)
 
 
