@@ -223,7 +223,8 @@ def _sort_cues(rules: CheckRules, reply: Reply, pack: LanguagePack) -> _Sorted:
     blocks = find(reply, rules.blocks)
     valid, negated, blocked = [], [], []
     for cue in find(reply, rules.cues):
-        block = next((b for b in blocks if b.overlaps(cue)), None)
+        # The widest overlapping block explains best why the cue does not count.
+        block = max((b for b in blocks if b.overlaps(cue)), key=lambda b: (b.end - b.start, -b.start), default=None)
         negator = None if block else is_negated(cue, reply, pack)
         if block:
             blocked.append((cue, block))
