@@ -15,6 +15,8 @@ Why a fresh process per line rather than one long-lived engine:
 - pyttsx3's run loop is not re-entrant and espeak-ng cannot be initialised twice in
   one process; here each process initialises once and runs the loop once, away from
   the caller's threads.
+- pyttsx3's ``runAndWait`` returns while espeak-ng is still speaking (see
+  :func:`render`), which a one-shot process can simply wait out.
 
 Only the standard library and pyttsx3 are imported, to keep the start cheap (~50 ms).
 """
@@ -105,7 +107,7 @@ def render(engine, request: dict) -> None:
     if not errors and not finished.wait(LINE_TIMEOUT_S):
         raise LineProblem(f"espeak-ng did not finish speaking within {LINE_TIMEOUT_S:.0f} s; check `espeak-ng 'hello'` works")
     if errors:
-        raise LineProblem(f"espeak-ng refused voice {request['voice']!r} ({errors[0]}); list voices with `espeak-ng --voices`")
+        raise LineProblem(f"espeak-ng refused voice {request['voice']!r} or its settings ({errors[0]}); list voices with `espeak-ng --voices`")
     _check_variant(engine.getProperty("voice"), request)
     if not os.path.exists(request["wav"]):
         raise LineProblem(f"espeak-ng produced no audio for {request['text']!r}")
