@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ class VirtualHeadset:
         self.process: subprocess.Popen | None = None
         self._tmp: Path | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._players: list[subprocess.Popen] = []
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -97,6 +99,9 @@ class VirtualHeadset:
 
     def stop(self) -> None:
         """Stop the server (if still running), restore the environment, remove the temp dir."""
+        for player in self._players:
+            _end(player)
+        self._players = []
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -183,10 +188,12 @@ class VirtualHeadset:
              "--latency-msec=20", *_RAW_FORMAT],
             stdin=subprocess.PIPE,
         )
-        assert proc.stdin is not None
-        proc.stdin.write(audio.to_pcm16_bytes())
-        proc.stdin.close()
+        self._players.append(proc)
+        # pacat reads stdin at playback pace: a writer thread keeps wait=False from blocking.
+        writer = threading.Thread(target=_feed, args=(proc, audio.to_pcm16_bytes()), daemon=True)
+        writer.start()
         if wait:
+            writer.join()
             proc.wait(timeout=audio.duration_s + 10)
         return proc
 
@@ -226,6 +233,21 @@ class EarpieceCapture:
         self.audio = Audio(int16_to_float(data))
 
 
+def _end(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=5)
+
+
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the server went away (a device-lost test killed it)
+
+
 def _refresh_portaudio() -> None:
     # PortAudio lists ALSA devices once at initialisation; a new (or gone) server changes them.
     from voicesim.headset import refresh_devices
@@ -238,3 +260,48 @@ def virtual_headset():
     """A started :class:`VirtualHeadset`; stopped (no process left) after the test."""
     with VirtualHeadset() as vh:
         yield vh
+
+
+def measure_round_trip(line, repeats: int = 10) -> list[float]:
+    """Seconds from ``line.play_async(click)`` until the click comes back through the mic.
+
+    Needs the output looped into the input: run under a VirtualHeadset with
+    ``PULSE_SINK=trainee_mic`` (see ``__main__``), so what the line plays is what its mic hears.
+    """
+    click = Audio(np.concatenate([np.full(160, 0.5, np.float32), np.zeros(SAMPLE_RATE // 2, np.float32)]))
+    results: list[float] = []
+    for _ in range(repeats):
+        heard = threading.Event()
+        arrived: list[float] = []
+
+        def on_chunk(chunk: np.ndarray) -> None:
+            if heard.is_set() and not arrived and np.abs(chunk).max() > 8000:
+                arrived.append(time.monotonic())
+
+        with line.open_input_stream(on_chunk):
+            time.sleep(0.3)  # let the stream settle before timing
+            heard.set()
+            sent = time.monotonic()
+            line.play_async(click)
+            line.wait_playback()
+            time.sleep(0.3)
+        if arrived:
+            results.append(arrived[0] - sent)
+    return results
+
+
+if __name__ == "__main__":
+    # By hand (voicesim installed, or PYTHONPATH=.): python tests/virtual_headset.py
+    # lists the devices and measures the round trip.
+    import statistics
+
+    from voicesim.headset import Headset, list_devices
+
+    with VirtualHeadset() as vh:
+        for device in list_devices():
+            print(device)
+        os.environ["PULSE_SINK"] = MIC_SINK  # loop the line's output into its own mic
+        times = measure_round_trip(Headset())
+        print(f"round trip play_async -> mic callback over {len(times)} clicks: "
+              f"median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
+              f"max {max(times) * 1000:.0f} ms")

@@ -620,7 +620,12 @@ class Headset:
 
     @property
     def is_playing(self) -> bool:
-        return self._playback is not None and not self._playback.done.is_set()
+        if self._playback is None:
+            return False
+        if self._playback.done.is_set():
+            self._playback.close()  # release the device as soon as anyone notices the end
+            return False
+        return True
 
     def stop_playback(self) -> float:
         if self._playback is None:

@@ -1,0 +1,56 @@
+"""`voicesim devices` as a user runs it: a subprocess, on the virtual headset and on none."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from virtual_headset import virtual_headset  # noqa: F401 - the fixture
+from voicesim.headset import list_devices
+
+
+def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "voicesim", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+@pytest.mark.headset
+def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset):
+    out = voicesim("devices")
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.splitlines()
+    assert header.split() == ["index", "in", "out", "rate", "name"]
+    expected = list_devices()
+    assert len(rows) == len(expected)
+    for row, device in zip(rows, expected):
+        assert row.split()[-2:] == [device.name, f"({device.hostapi})"]
+        assert str(device.index) in row.split()
+    default = next(d for d in expected if d.is_default_input and d.is_default_output)
+    assert rows[expected.index(default)].startswith("*")
+
+
+@pytest.mark.headset
+def test_devices_json_matches_the_library(virtual_headset):
+    out = voicesim("devices", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert [(d["index"], d["name"], d["input_channels"], d["output_channels"]) for d in listed] == \
+        [(d.index, d.name, d.input_channels, d.output_channels) for d in list_devices()]
+    assert all(d["default_samplerate"] > 0 for d in listed)
+
+
+@pytest.mark.parametrize("args", [["devices"], ["devices", "--json"]])
+def test_no_audio_device_is_one_line_and_a_nonzero_exit(tmp_path, args):
+    # A clean environment: no PulseAudio at this address and no sound card on this machine.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PULSE_SERVER": f"unix:{tmp_path}/none/native"}
+    out = voicesim(*args, env=env)
+    assert out.returncode != 0
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("voicesim: error: no audio devices found")
+    assert "Traceback" not in out.stderr
+    assert "headset" in lines[0] and "PulseAudio" in lines[0]
