@@ -81,6 +81,8 @@ class VirtualHeadset:
         return {"PULSE_SERVER": self.server, "PULSE_SINK": EARPIECE, "PULSE_SOURCE": MIC_SOURCE}
 
     def start(self) -> "VirtualHeadset":
+        if shutil.which("pulseaudio") is None or shutil.which("pacat") is None:
+            raise RuntimeError("the virtual headset needs pulseaudio and pulseaudio-utils: run scripts/setup")
         self._tmp = Path(tempfile.mkdtemp(prefix="voicesim-pulse-"))
         (self._tmp / "home").mkdir()
         self._log = open(self._tmp / "pulseaudio.log", "wb")

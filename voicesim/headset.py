@@ -199,10 +199,15 @@ def find_device(spec: DeviceSpec, kind: str) -> DeviceInfo:
     Otherwise every word of the string must occur, in order, in the device name; an exact
     name wins over partial matches (python-sounddevice's rule).
     """
+    try:
+        return _find_device(spec, kind)
+    except AudioDeviceError:
+        refresh_devices()  # a sound server may have started, or a headset been plugged in, since PortAudio looked
+        return _find_device(spec, kind)
+
+
+def _find_device(spec: DeviceSpec, kind: str) -> DeviceInfo:
     devices = _devices_of_kind(kind)
-    if not devices:
-        refresh_devices()  # a sound server may have started since PortAudio looked
-        devices = _devices_of_kind(kind)
     if not devices:
         raise NoAudioDeviceError(_no_device_message(kind))
     if isinstance(spec, str) and spec.strip().isdigit():
@@ -697,6 +702,9 @@ class FileLine:
 
     def stop_playback(self) -> float:
         return 0.0
+
+    def wait_playback(self) -> None:
+        """Nothing to wait for: the file is written by the time play_async returns."""
 
     @property
     def is_playing(self) -> bool:
