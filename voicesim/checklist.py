@@ -14,7 +14,7 @@ Example::
     >>> results = check_reply(Transcript.from_text(
     ...     "I'm so sorry about that. When did the router start blinking?"), load_language("en"))
     >>> results["apology"].passed, results["apology"].evidence[0].text
-    (True, "I'm so sorry")
+    (True, "I'm so sorry about")
     >>> results["targeted_question"].passed, results["understanding"].passed
     (True, False)
     >>> check_reply(Transcript.from_text("i'm not sorry"), load_language("en"))["apology"].reason
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -35,6 +36,8 @@ from voicesim.transcript import Transcript, Word
 
 PASS_SCORE = 0.5
 """A cue check passes when its best cue is at least this strong."""
+VIOLATION_COST = 0.6
+"""Share of the not_personal score one full-weight violation takes; two take 84 %."""
 MAX_EVIDENCE = 3
 """At most this many quoted passages per check."""
 
@@ -264,7 +267,7 @@ def _not_personal(rules: CheckRules, reply: Reply, pack: LanguagePack, question_
     if not violations:
         return _result(rules, reply, True, 1.0, [], rules.reasons["pass"])
     violations.sort(key=lambda m: (m.start, m.end))
-    score = max(0.0, 1.0 - sum(v.pattern.score for v in violations))
+    score = math.prod(1.0 - VIOLATION_COST * v.pattern.score for v in violations)
     first = violations[0].pattern.why or rules.reasons["fail"]
     return _result(rules, reply, False, score, violations, first)
 

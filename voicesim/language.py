@@ -13,8 +13,8 @@ Example::
     >>> pack = load_language("en")
     >>> pack.code, "the" in pack.stopwords
     ('en', True)
-    >>> pack.checks["apology"].tips["fail"][:12]
-    'When you or '
+    >>> pack.checks["apology"].tips["fail"][:30]
+    'If you or the company got it w'
 
 The pattern language (see the comment block at the top of ``en.toml``):
 each pattern is a regular expression over the *normalized* reply: lower case,
