@@ -102,9 +102,33 @@ def test_blame_anger_follows_the_rule_table() -> None:
     scenario = find_scenario("double-charge", dirs=[REPO_SCENARIOS])
     reaction = Customer(scenario, seed=0).react(card("Calm down.", failing=("not_personal",)))
     d = RULES.deltas
-    expected = min(RULES.max_anger, scenario.start_anger + d["not_personal_failed"] + d["no_progress"])
-    assert reaction.anger == expected
+    assert reaction.anger == min(RULES.max_anger, scenario.start_anger + d["not_personal_failed"])
     assert reaction.lines[0].slot == "reactions.blame"
+
+
+def test_an_evasive_reply_costs_patience() -> None:
+    scenario = find_scenario("double-charge", dirs=[REPO_SCENARIOS])
+    reaction = Customer(scenario, seed=0).react(card("Okay."))
+    assert [(h.rule, h.delta) for h in reaction.rules] == [("no_progress", RULES.deltas["no_progress"])]
+    assert reaction.anger == scenario.start_anger + RULES.deltas["no_progress"]
+
+
+@pytest.mark.parametrize(
+    ("scenario_id", "proposal"),
+    [("internet-outage", "Would an engineer tomorrow at nine work for you"),
+     ("internet-stoerung", "Wäre ein Techniker morgen um neun für Sie in Ordnung, passt Ihnen das")],
+)
+def test_a_proposal_once_calm_in_the_solution_stage_is_a_clear_solution(scenario_id: str, proposal: str) -> None:
+    scenario = find_scenario(scenario_id, dirs=[REPO_SCENARIOS])
+    early = Customer(scenario, seed=0).react(card(proposal, lang=scenario.lang))
+    assert ("proposal", RULES.deltas["proposal"]) in [(h.rule, h.delta) for h in early.rules]
+    assert early.state.stage == "opening" and not early.state.agreement_reached
+    customer = Customer(scenario, seed=0)
+    play(customer, well_handled(scenario)[:2])
+    assert (customer.state.stage, customer.state.anger <= RULES.low_anger) == ("solution", True)
+    accepted = customer.react(card(proposal, lang=scenario.lang))
+    assert accepted.outcome == "resolved" and accepted.state.agreement_reached
+    assert accepted.lines[-1].text in scenario.endings["resolved"]
 
 
 def test_silence_prompt_asks_if_anyone_is_there_and_annoys() -> None:
@@ -181,6 +205,9 @@ def test_a_targeted_question_gets_the_fact_it_asks_for() -> None:
     second = customer.react(card("And what is your order number", "targeted_question"))
     assert second.lines[0].slot == "facts.order number"
     assert customer.state.facts_told == ("tracking", "order number")
+    # In the solution stage a question no longer moves the call on: the answer is the whole reply.
+    third = customer.react(card("What items were in the parcel, what did you order", "targeted_question"))
+    assert third.state.stage == "solution" and [line.slot for line in third.lines] == ["facts.contents"]
 
 
 def test_german_questions_find_german_facts() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,12 +62,12 @@ def test_validate_reports_file_and_line_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "late-delivery.toml"
     bad.write_text(good.replace("pitch = 62", "pitch = high"), encoding="utf-8")
     typo = tmp_path / "typo.toml"
-    typo.write_text(good.replace('id = "late-delivery"', 'id = "typo"').replace("start_anger = 6", "start_anger = 6.5"),
+    typo.write_text(re.sub(r"start_anger = (\d+)", r"start_anger = \1.5", good.replace('id = "late-delivery"', 'id = "typo"')),
                     encoding="utf-8")
     proc = voicesim("scenarios", "validate", str(tmp_path))
     assert proc.returncode == 1
     pitch_line = good.splitlines().index("pitch = 62") + 1
-    anger_line = good.splitlines().index("start_anger = 6") + 1
+    anger_line = next(n for n, line in enumerate(good.splitlines(), 1) if line.startswith("start_anger ="))
     assert proc.stdout.splitlines() == [
         f"{bad}:{pitch_line}: TOML syntax error: Invalid value",
         f"{typo}:{anger_line}: 'start_anger' must be a whole number, not a decimal number",

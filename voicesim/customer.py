@@ -31,7 +31,7 @@ from voicesim.scorecard import Scorecard
 
 RULES_FILE = "customer_rules.toml"
 DELTAS = (
-    "apology", "understanding", "targeted_question", "written_agreement",
+    "apology", "understanding", "targeted_question", "written_agreement", "proposal",
     "not_personal_failed", "calm_tone_failed", "barge_in", "silence", "slow_response", "no_progress",
 )  # fmt: skip
 """Rules of the table's [deltas], in the order they are applied and reported."""
@@ -57,6 +57,8 @@ class CustomerRules:
     question_advances_until: str
     agreement_from: str
     clear_solution_in: str
+    proposals: dict[str, tuple[str, ...]]
+    """Language -> phrases that make a reply a concrete offer ("would that work for you")."""
 
     def level(self, anger: int) -> str:
         """The anger level whose lines the customer speaks at this anger."""
@@ -164,12 +166,16 @@ class Customer:
         if events.silent:
             return self._finish((RuleHit("silence", self.rules.deltas["silence"]),), "silence", None, counts_turn=True)
         passed = {check: _passed(card, check) for check in card.checks}
+        passed["proposal"] = _mentions(card.transcript, self.rules.proposals.get(self.scenario.lang, ()))
         hits = self._rule_hits(passed, events)
         fact = self._asked_fact(card) if passed.get("targeted_question") else None
+        stage = self.state.stage
         self._move_stage(passed, self._new_anger(hits))
         if any(h.rule == "apology" for h in hits):
             self.state = replace(self.state, apologized=True)
-        return self._finish(hits, _reaction(passed, events, hits, fact), fact, counts_turn=True)
+        # An answered question is the reply; the stage line only adds when the call moved on.
+        push = fact is None or self.state.stage != stage
+        return self._finish(hits, _reaction(passed, events, hits, fact), fact, counts_turn=True, push=push)
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -180,15 +186,18 @@ class Customer:
             "understanding": passed.get("understanding", False),
             "targeted_question": passed.get("targeted_question", False),
             "written_agreement": passed.get("written_agreement", False),
+            "proposal": passed["proposal"],
             "not_personal_failed": passed.get("not_personal") is False,
             "calm_tone_failed": passed.get("calm_tone") is False,
             "slow_response": (events.response_delay_s or 0.0) > self.rules.slow_response_s,
-            "no_progress": not any(passed.get(c) for c in ("understanding", "apology", "targeted_question", "written_agreement")),
         }
         hits = [RuleHit(rule, d[rule]) for rule in DELTAS if fired.get(rule)]
         if events.interrupted:
-            hits.insert(DELTAS.index("barge_in"), RuleHit("barge_in", d["barge_in"] * events.interrupted))
-        return tuple(hits)
+            hits.append(RuleHit("barge_in", d["barge_in"] * events.interrupted))
+        helped = any(passed.get(c) for c in ("understanding", "apology", "targeted_question", "written_agreement", "proposal"))
+        if not hits and not helped:  # an evasive reply: it did nothing, and waiting annoys
+            hits.append(RuleHit("no_progress", d["no_progress"]))
+        return tuple(sorted(hits, key=lambda h: DELTAS.index(h.rule)))
 
     def _new_anger(self, hits: tuple[RuleHit, ...]) -> int:
         # Calming is capped per turn; escalation is not: one insult can undo a lot.
@@ -200,7 +209,8 @@ class Customer:
         r, at = self.rules, STAGES.index(self.state.stage)
         if passed.get("written_agreement") and at >= STAGES.index(r.agreement_from):
             self.state = replace(self.state, stage="closing", agreement_reached=True)
-        elif passed.get("targeted_question") and self.state.stage == r.clear_solution_in and anger <= r.low_anger:
+        elif passed["proposal"] and self.state.stage == r.clear_solution_in and anger <= r.low_anger:
+            # Heard out and calm, the customer takes a concrete offer: a clear solution.
             self.state = replace(self.state, stage="closing", agreement_reached=True)
         elif passed.get("targeted_question") and at < STAGES.index(r.question_advances_until):
             self.state = replace(self.state, stage=STAGES[at + 1])
@@ -208,15 +218,14 @@ class Customer:
     def _asked_fact(self, card: Scorecard) -> Fact | None:
         """The fact the question asks about: one not told yet first, then any that matches."""
         asked = _question_text(card)
-        # A keyword matches at the start of a word: "fee" must not fire on "coffee", but "form" on "forms".
-        matching = [f for f in self.scenario.facts if any(re.search(rf"\b{re.escape(k)}", asked) for k in f.keywords)]
+        matching = [f for f in self.scenario.facts if _mentions(asked, f.keywords)]
         fresh = [f for f in matching if f.topic not in self.state.facts_told]
         return (fresh or matching or [None])[0]
 
     # --- lines -------------------------------------------------------------------------------
 
     def _finish(
-        self, hits: tuple[RuleHit, ...], reaction: str | None, fact: Fact | None, counts_turn: bool
+        self, hits: tuple[RuleHit, ...], reaction: str | None, fact: Fact | None, counts_turn: bool, push: bool = True
     ) -> CustomerReaction:
         before = self.state.anger
         anger = self._new_anger(hits)
@@ -224,7 +233,7 @@ class Customer:
         told = self.state.facts_told + ((fact.topic,) if fact and fact.topic not in self.state.facts_told else ())
         self.state = replace(self.state, anger=anger, turn=turn, facts_told=told)
         outcome = self._outcome(counts_turn)
-        lines = self._say(reaction, fact, outcome)
+        lines = self._say(reaction, fact, outcome, push)
         self.state = replace(self.state, outcome=outcome)
         return CustomerReaction(anger, anger - before, lines, outcome is not None, outcome, tuple(hits), self.state)
 
@@ -238,7 +247,7 @@ class Customer:
             return "turn_limit"
         return None
 
-    def _say(self, reaction: str | None, fact: Fact | None, outcome: str | None) -> tuple[CustomerLine, ...]:
+    def _say(self, reaction: str | None, fact: Fact | None, outcome: str | None, push: bool) -> tuple[CustomerLine, ...]:
         sc = self.scenario
         lines: list[CustomerLine] = []
         if outcome == "turn_limit":
@@ -256,6 +265,8 @@ class Customer:
             return tuple(lines)
         if fact is not None:
             lines.append(self._line(f"facts.{fact.topic}", (fact.answer,)))
+        if not push:
+            return tuple(lines)
         level = self.rules.level(self.state.anger)
         lines.append(self._line(f"stages.{self.state.stage}.{level}", sc.stages[self.state.stage][level]))
         return tuple(lines)
@@ -279,6 +290,12 @@ class Customer:
 
 def _passed(card: Scorecard, check: str) -> bool:
     return bool(card.checks[check].passed)
+
+
+def _mentions(text: str, phrases: tuple[str, ...]) -> bool:
+    """A phrase occurs starting at a word start ("fee" is not in "coffee")."""
+    text = " ".join(text.lower().split())
+    return any(re.search(rf"\b{re.escape(p)}", text) for p in phrases)
 
 
 def _question_text(card: Scorecard) -> str:
@@ -345,5 +362,6 @@ def _rules_from(data: dict[str, Any]) -> CustomerRules:
         slow_response_s=float(data["slow_response_s"]),
         levels=levels,
         deltas=deltas,
+        proposals={lang: tuple(p.lower() for p in phrases) for lang, phrases in data.get("proposals", {}).items()},
         **stages,
     )
