@@ -96,3 +96,8 @@ def test_env_folder_scenarios_are_listed_and_a_broken_one_is_named(tmp_path: Pat
     assert "house-call" in [r["id"] for r in rows]
     (tmp_path / "broken.toml").write_text('id = "broken"\ntitle = \n', encoding="utf-8")
     assert_one_error_line(voicesim("scenarios", "list", scenarios_dir=tmp_path), "broken.toml:2:")
+
+
+def test_a_scenarios_dir_that_is_not_a_folder_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    assert_one_error_line(voicesim("scenarios", "list", scenarios_dir=missing), "VOICESIM_SCENARIOS_DIR", str(missing))

@@ -341,7 +341,7 @@ def load_rules(path: str | None = None) -> CustomerRules:
         raise VoicesimError(f"cannot read the customer rule table {source}: {exc}") from exc
     try:
         return _rules_from(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VoicesimError(f"customer rule table {source} is incomplete or wrong: {exc}; compare it with scenarios/README.md") from exc
 
 

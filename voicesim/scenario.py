@@ -36,7 +36,8 @@ ENDINGS = ("resolved", "hung_up", "turn_limit")
 ENV_DIRS = "VOICESIM_SCENARIOS_DIR"
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
+"""Where a key sits in the TOML document, e.g. ("stages", "details", "angry") or ("facts", 2, "topic")."""
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,9 @@ def _syntax_problem(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Prob
     return Problem(str(path), line, f"TOML syntax error: {message}")
 
 
-def _check(data: dict[str, Any], path: Path) -> list[tuple[Path_, str]]:
+def _check(data: dict[str, Any], path: Path) -> list[tuple[KeyPath, str]]:
     """Semantic problems as (key path, message); the key path finds the line."""
-    out: list[tuple[Path_, str]] = []
+    out: list[tuple[KeyPath, str]] = []
     top = {
         "id": str, "lang": str, "title": str, "situation": str, "wants": str,
         "company_at_fault": bool, "start_anger": int, "turn_limit": int,
@@ -197,9 +198,9 @@ def _check(data: dict[str, Any], path: Path) -> list[tuple[Path_, str]]:
 
 def _check_table(
     table: dict[str, Any],
-    where: Path_,
+    where: KeyPath,
     spec: dict[str, type],
-    out: list[tuple[Path_, str]],
+    out: list[tuple[KeyPath, str]],
     optional: frozenset[str] = frozenset(),
     kind: str = "key",
 ) -> None:
@@ -216,7 +217,7 @@ def _check_table(
             out.append((where + (key,), f"unknown {kind} '{key}' in {label} (known: {known})"))
 
 
-def _check_line_table(table: dict[str, Any], where: Path_, keys: tuple[str, ...], out: list[tuple[Path_, str]]) -> None:
+def _check_line_table(table: dict[str, Any], where: KeyPath, keys: tuple[str, ...], out: list[tuple[KeyPath, str]]) -> None:
     kind = "anger level" if keys == ANGER_LEVELS else "key"
     for key in keys:
         if key not in table:
@@ -228,7 +229,7 @@ def _check_line_table(table: dict[str, Any], where: Path_, keys: tuple[str, ...]
             _check_lines(lines, where + (key,), out)
 
 
-def _check_lines(lines: Any, where: Path_, out: list[tuple[Path_, str]]) -> None:
+def _check_lines(lines: Any, where: KeyPath, out: list[tuple[KeyPath, str]]) -> None:
     name = _dotted(where)
     if not isinstance(lines, list):
         out.append((where, f"'{name}' must be a list of lines, not {_type_name(lines)}"))
@@ -238,7 +239,7 @@ def _check_lines(lines: Any, where: Path_, out: list[tuple[Path_, str]]) -> None
         out.append((where, f"every entry of '{name}' must be a non-empty string"))
 
 
-def _check_voice(voice: dict[str, Any], out: list[tuple[Path_, str]]) -> None:
+def _check_voice(voice: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
     where = ("persona", "voice")
     _check_table(voice, where, {"rate": int, "pitch": int, "volume": float, "variant": str}, out=out)
     for key, low, high in (("rate", 80, 450), ("pitch", 0, 100), ("volume", 0.0, 1.0)):
@@ -247,7 +248,7 @@ def _check_voice(voice: dict[str, Any], out: list[tuple[Path_, str]]) -> None:
             out.append((where + (key,), f"'persona.voice.{key}' is {value}; it must be between {low} and {high}"))
 
 
-def _check_numbers(data: dict[str, Any], out: list[tuple[Path_, str]]) -> None:
+def _check_numbers(data: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
     from voicesim.customer import load_rules  # lazy: customer imports this module
 
     top = load_rules().max_anger - 1
@@ -259,9 +260,9 @@ def _check_numbers(data: dict[str, Any], out: list[tuple[Path_, str]]) -> None:
         out.append((("turn_limit",), f"turn_limit is {limit}; it must be at least 1"))
 
 
-def _check_facts(facts: list[Any], out: list[tuple[Path_, str]]) -> None:
+def _check_facts(facts: list[Any], out: list[tuple[KeyPath, str]]) -> None:
     for i, fact in enumerate(facts):
-        where: Path_ = ("facts", i)
+        where: KeyPath = ("facts", i)
         if not isinstance(fact, dict):
             out.append((("facts",), f"facts entry {i + 1} must be a table ([[facts]]), not {_type_name(fact)}"))
             continue
@@ -290,26 +291,26 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _dotted(where: Path_) -> str:
+def _dotted(where: KeyPath) -> str:
     return ".".join(f"[{p + 1}]" if isinstance(p, int) else p for p in where).replace(".[", "[")
 
 
-def _table_name(where: Path_) -> str:
+def _table_name(where: KeyPath) -> str:
     return f"[{_dotted(where)}]" if where else "the top level"
 
 
 # --- finding the line of a key ----------------------------------------------------------------
 
 
-def _key_lines(text: str) -> dict[Path_, int]:
+def _key_lines(text: str) -> dict[KeyPath, int]:
     """Key path -> 1-based line where that key or table header stands (first occurrence).
 
     A light scanner, enough for files tomllib already accepted: it follows table
     headers, array-of-tables counters, and skips the inside of multi-line strings and arrays.
     """
-    lines: dict[Path_, int] = {}
-    table: Path_ = ()
-    tables_seen: dict[Path_, int] = {}
+    lines: dict[KeyPath, int] = {}
+    table: KeyPath = ()
+    tables_seen: dict[KeyPath, int] = {}
     state = _ScanState()
     for number, raw in enumerate(text.splitlines(), start=1):
         if state.busy():
@@ -332,7 +333,7 @@ def _key_lines(text: str) -> dict[Path_, int]:
     return lines
 
 
-def _split_key(dotted: str) -> Path_:
+def _split_key(dotted: str) -> KeyPath:
     parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", dotted)
     return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
 
@@ -376,7 +377,7 @@ def _string_end(text: str, start: int) -> int:
     return i + 1
 
 
-def _line_of(lines: dict[Path_, int], where: Path_) -> int:
+def _line_of(lines: dict[KeyPath, int], where: KeyPath) -> int:
     """The key's own line, else its first child's (an implicit table), else its parent's."""
     while where:
         if where in lines:
@@ -437,6 +438,9 @@ def _lines(table: dict[str, list[str]], keys: tuple[str, ...]) -> dict[str, tupl
 def scenario_dirs() -> list[Path]:
     """Where scenarios are looked up: VOICESIM_SCENARIOS_DIR folders first, then the repository's."""
     extra = [Path(p) for p in os.environ.get(ENV_DIRS, "").split(os.pathsep) if p]
+    for folder in extra:
+        if not folder.is_dir():
+            raise VoicesimError(f"{ENV_DIRS} names {folder}, which is not a folder; create it, fix the path or unset {ENV_DIRS}")
     return [*extra, REPO_SCENARIOS]
 
 

@@ -34,7 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser("validate", help="report problems in scenario files as file:line: message")
     check.add_argument("path", nargs="?", type=Path, help="a scenario file or folder (default: every scenario folder)")
     check.set_defaults(func=run_validate)
-    parser.set_defaults(func=run_validate)
 
 
 def run(args: argparse.Namespace) -> int:
