@@ -133,7 +133,7 @@ class Recognizer:
 
     def finish(self) -> Transcript:
         """Close the turn: every word since the last finish/reset; the next chunk starts a new turn."""
-        last = self._transcript(json.loads(self._vosk.FinalResult()).get("result", []))
+        last = self._transcript(self._final_result())
         words = tuple(w for seg in (*self._segments, last) for w in seg.words)
         turn = Transcript(
             text=" ".join(w.word for w in words), words=words, duration_s=round(self.turn_duration_s, 3)
@@ -143,9 +143,16 @@ class Recognizer:
 
     def reset(self) -> None:
         """Drop the current turn unheard (e.g. the trainee was cut off)."""
-        # FinalResult, unlike Reset, makes Vosk restart its clock at exactly the samples fed.
-        self._vosk.FinalResult()
+        self._final_result()
         self._start_turn()
+
+    def _final_result(self) -> list[dict]:
+        """Vosk's last words, leaving it with no audio of this turn and its clock at the samples fed."""
+        # Right after a closed segment Vosk's FinalResult is a no-op that keeps the segment's
+        # undecoded tail, which would leak into the next turn and skew its clock. An empty
+        # chunk reopens the utterance, so FinalResult really flushes and restarts.
+        self._vosk.AcceptWaveform(b"")
+        return json.loads(self._vosk.FinalResult()).get("result", [])
 
     def _start_turn(self) -> None:
         self._turn_start = self._fed

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
@@ -54,6 +53,9 @@ def load_audio(path: str | os.PathLike) -> Audio:
 def to_sample_rate(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
     """Resample mono float samples from `rate` to `target` Hz, clipped to [-1, 1]."""
     if rate != target:
+        # Imported here: scipy.signal takes ~1 s to import and most files are already 16 kHz.
+        from scipy.signal import resample_poly
+
         g = gcd(int(rate), target)
         samples = resample_poly(samples, target // g, int(rate) // g)
     # The anti-aliasing filter can overshoot full-scale input slightly; Audio promises [-1, 1].
