@@ -22,6 +22,8 @@ COMMANDS = (
     "doctor",
     "models",
     "scenarios",
+    "practice",
+    "sessions",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 

@@ -1,0 +1,41 @@
+"""``voicesim sessions list``: recorded practice calls, by trainee and scenario.
+
+    voicesim sessions list
+    voicesim sessions list --trainee sam --scenario late-delivery --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("sessions", help="list recorded practice calls",
+                            description="Recorded practice calls (session folders), from the sessions index.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    listing = actions.add_parser("list", help="list sessions, oldest first")
+    listing.add_argument("--trainee", metavar="NAME", help="only this trainee's calls")
+    listing.add_argument("--scenario", metavar="ID", help="only calls on this scenario")
+    listing.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    listing.add_argument("--json", action="store_true", help="print a JSON list of sessions")
+    listing.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicesim.session import SessionStore
+
+    rows = SessionStore(args.sessions_dir).list(trainee=args.trainee, scenario=args.scenario)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("No sessions yet. Start one with: voicesim practice")
+        return 0
+    print(f"{'started (UTC)':<20} {'trainee':<12} {'scenario':<24} {'outcome':<12} {'turns':>5} {'overall':>7}  folder")
+    for r in rows:
+        overall = "-" if r.overall is None else str(r.overall)
+        print(f"{r.started_at[:19]:<20} {r.trainee[:12]:<12} {r.scenario_id[:24]:<24} {r.outcome:<12} {r.turns:>5} {overall:>7}  {r.session_dir}")
+    return 0
