@@ -183,3 +183,19 @@ def test_persona_voice_maps_onto_the_tts_settings() -> None:
         assert (settings.rate, settings.pitch, settings.volume, settings.variant, settings.lang) == (
             voice.rate, voice.pitch, voice.volume, voice.variant, scenario.lang,
         )  # fmt: skip
+
+
+def test_every_persona_speaks_with_a_variant_espeak_ng_has() -> None:
+    """The persona's variant must exist, or espeak-ng would quietly fall back to its default voice."""
+    import subprocess
+
+    from voicesim.tts import synthesize
+
+    listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    variants = {line.split()[-1].removeprefix("!v/") for line in listing.splitlines()[1:] if line.strip()}
+    for path in SHIPPED:
+        scenario = load_scenario(path)
+        assert scenario.persona.voice.variant in variants, path
+        line = scenario.opening["angry"][0]
+        audio = synthesize(line, lang=scenario.lang, voice=scenario.voice_settings(), phone_line=False)
+        assert audio.duration_s > 0.1 * len(line.split()), path
