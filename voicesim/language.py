@@ -113,9 +113,12 @@ class Negation:
     """Subject words: a cue starting with one holds its own negation ("I do not …"), so none is sought before it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LanguagePack:
-    """Everything one language contributes to scoring; cheap to share, never mutated."""
+    """Everything one language contributes to scoring; cheap to share, never mutated.
+
+    Compared and hashed by identity (one pack per language per process), so it can key caches.
+    """
 
     code: str
     name: str
