@@ -206,3 +206,10 @@ def test_on_real_recognized_speech(en_model):
         spoken = [w for w in transcript.words if w.word == first]
         assert evidence.start_s in [w.start_s for w in spoken]
         assert evidence.end_s is not None and evidence.end_s > evidence.start_s
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!", "...", "uh um"])
+def test_empty_or_wordless_reply_passes_only_not_personal(text):
+    results = check_reply(Transcript.from_text(text), load_language("en"), rising_end=True)
+    assert [r.passed for r in results.values()] == [False, True, False, False, False]
+    assert all(not r.evidence for r in results.values())
