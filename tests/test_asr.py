@@ -238,6 +238,7 @@ def test_german_reply_is_transcribed_with_the_german_model(tmp_path: Path) -> No
     wav = tmp_path / "de.wav"
     subprocess.run([espeak, "-v", "de", "-s", "140", "-w", str(wav), text], check=True)
     result = transcribe(load_audio(wav), lang="de", model=model)
+    # A loose bound, not a measured one: no German model could be installed where this was written.
     assert word_error_rate(text, result.text) <= 0.5, result.text
 
 

@@ -107,7 +107,7 @@ BAD_FILES = {
     "missing": (lambda d, jfk: d / "no-such.wav", "does not exist"),
     "folder": (lambda d, jfk: d, "is a folder"),
     "empty": (lambda d, jfk: _write(d / "empty.wav", b""), "is empty"),
-    "not audio": (lambda d, jfk: _write(d / "notes.wav", b"just some text, not a recording\n" * 20), "not an audio file"),
+    "not audio": (lambda d, jfk: _write(d / "notes.wav", b"just some text, not a recording\n" * 20), "not an audio"),
     "truncated wav": (truncated_wav, "truncated"),
     "header only": (lambda d, jfk: write_wav(d / "header.wav", Audio.silence(0.0)), "no samples"),
     "cut flac": (lambda d, jfk: _cut_flac(d), "damaged or truncated"),

@@ -73,7 +73,8 @@ def load_model(path: str | Path) -> vosk.Model:
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise VoicesimError(
-            f"Vosk model folder {folder} does not exist; run `voicesim models fetch en` or pass --model PATH"
+            f"Vosk model folder {folder} does not exist; "
+            "give an unpacked model folder (`voicesim models list` shows the installed ones)"
         )
     return _load_model_once(str(folder))
 
@@ -98,7 +99,10 @@ def model_for(lang: str = "en", model: vosk.Model | str | Path | None = None) ->
 
 
 class Recognizer:
-    """Streaming recognition of one turn at a time; feed 16 kHz mono int16 chunks."""
+    """Streaming recognition of one turn at a time; feed 16 kHz mono int16 chunks from one thread.
+
+    `partials=False` skips the live-view guesses (cheaper) when only the finished turn matters.
+    """
 
     def __init__(self, model: vosk.Model, sample_rate: int = SAMPLE_RATE, partials: bool = True) -> None:
         self._vosk = vosk.KaldiRecognizer(model, sample_rate)
@@ -106,8 +110,7 @@ class Recognizer:
         self._vosk.SetPartialWords(partials)
         self._rate = sample_rate
         self._partials = partials
-        self._fed = 0
-        """Samples given to Vosk since it was created; its timestamps count from there."""
+        self._fed = 0  # samples given to Vosk since it was created; its clock counts from there
         self._turn_start = 0
         self._segments: list[Transcript] = []
         self._last_partial = ""

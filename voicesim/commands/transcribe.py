@@ -3,7 +3,7 @@
     $ voicesim transcribe jfk.flac
     and so my fellow americans as not what your country can do for you ask what you can do for your country
     $ voicesim transcribe jfk.flac --json
-    {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, ...]}
+    {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, …]}
 """
 
 from __future__ import annotations
