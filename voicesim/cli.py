@@ -28,7 +28,12 @@ COMMANDS = (
 """Sub-command modules under voicesim.commands, in help order."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported.
+
+    Importing every command would pull numpy, scipy and vosk into even
+    `voicesim models fetch`, a second of start-up for nothing.
+    """
     parser = argparse.ArgumentParser(
         prog="voicesim",
         description="Offline practice line for call-center trainees.",
@@ -36,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voicesim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         importlib.import_module(f"voicesim.commands.{name}").add_parser(sub)
     return parser
 
@@ -46,7 +51,9 @@ def error_line(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
