@@ -148,7 +148,7 @@ def measure_tone(audio: Audio, words: Sequence[Word], fillers: Collection[str] =
         )
     loud = block_db[active]
     power = np.mean(np.power(10.0, loud / 10.0))
-    peak = float(np.max(np.abs(x)))
+    peak = max(float(x.max()), -float(x.min()))  # no |x| copy of the whole reply
     timed = [w for w in words if w.start_s is not None and w.end_s is not None]
     pace = _pace(timed)
     final = _final_change(track)
@@ -228,8 +228,8 @@ def _pitch_track(x: np.ndarray, rate: int, hop: int, active: np.ndarray) -> _Pit
     acf = sp_fft.irfft(spec * np.conj(head), frame, axis=1, workers=1)[:, : max_lag + 2]
     # sum of x[j]^2 for j in [start+lag, start+lag+window), from one running sum of the signal
     energy = np.concatenate(([0.0], np.cumsum(np.square(x, dtype=np.float64))))
-    at = starts[:, None] + np.arange(max_lag + 2)
-    shifted = (energy[at + window] - energy[at]).astype(np.float32)
+    runs = np.lib.stride_tricks.sliding_window_view(energy, max_lag + 2)
+    shifted = (runs[starts + window] - runs[starts]).astype(np.float32)
     diff = np.maximum(shifted[:, :1] + shifted - 2.0 * acf, 0.0)
     lag, depth = _first_dip(_cumulative_mean_normalized(diff), min_lag, max_lag)
     voiced = depth < YIN_THRESHOLD
@@ -256,25 +256,30 @@ def _cumulative_mean_normalized(diff: np.ndarray) -> np.ndarray:
 
 
 def _first_dip(cmnd: np.ndarray, min_lag: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the first dip about as deep as the deepest (else the deepest), refined by a parabola.
+    """Per frame: the first dip about as deep as the deepest, refined by a parabola; depth 1 if none.
 
     Taking the first dip, not the deepest, keeps YIN off the octave below (the dip at two
     periods is as deep as the one at one period); requiring it to be nearly as deep as the
     deepest keeps it off the octave above, which voices with a strong second harmonic show.
     Depths are compared at the parabola's vertex, since a period is rarely a whole number of samples.
+    Only the local minima (a few per frame) are refined, which keeps this cheap.
     """
-    rows = np.arange(len(cmnd))
     a, b, c = cmnd[:, min_lag - 1 : max_lag], cmnd[:, min_lag : max_lag + 1], cmnd[:, min_lag + 1 : max_lag + 2]
-    curvature = a - 2.0 * b + c
-    bent = curvature > 1e-12
-    safe = np.where(bent, curvature, 1.0)
-    vertex = np.where(bent, b - (a - c) ** 2 / (8.0 * safe), b)
-    is_min = (b < a) & (b <= c)
-    deepest = np.where(is_min, vertex, np.inf).min(axis=1, keepdims=True)
-    is_dip = is_min & (b < YIN_THRESHOLD) & ((vertex <= deepest + DIP_MARGIN) | (vertex < CLEAR_DIP))
-    first = np.where(is_dip.any(axis=1), is_dip.argmax(axis=1), b.argmin(axis=1))
-    shift = np.where(bent[rows, first], 0.5 * (a[rows, first] - c[rows, first]) / safe[rows, first], 0.0)
-    return first + min_lag + np.clip(shift, -0.5, 0.5), b[rows, first]
+    rows, cols = np.nonzero((b < a) & (b <= c))  # row-major: each frame's minima in lag order
+    va, vb, vc = a[rows, cols], b[rows, cols], c[rows, cols]
+    curvature = np.maximum(va - 2.0 * vb + vc, 1e-12)  # > 0 at a strict minimum
+    vertex = vb - (va - vc) ** 2 / (8.0 * curvature)
+    deepest = np.full(len(cmnd), np.inf, dtype=vertex.dtype)
+    np.minimum.at(deepest, rows, vertex)
+    ok = (vb < YIN_THRESHOLD) & ((vertex <= deepest[rows] + DIP_MARGIN) | (vertex < CLEAR_DIP))
+    rows, cols, va, vb, vc, curvature = rows[ok], cols[ok], va[ok], vb[ok], vc[ok], curvature[ok]
+    frame_rows, first = np.unique(rows, return_index=True)
+    lag = np.zeros(len(cmnd))
+    depth = np.ones(len(cmnd), dtype=cmnd.dtype)
+    shift = np.clip(0.5 * (va[first] - vc[first]) / curvature[first], -0.5, 0.5)
+    lag[frame_rows] = cols[first] + min_lag + shift
+    depth[frame_rows] = vb[first]
+    return lag, depth
 
 
 def _fold_octave_jumps(f0: np.ndarray) -> np.ndarray:

@@ -126,6 +126,8 @@ class CalmBands:
     """Louder speech (RMS over speech) than this is raised voice."""
     pitch_range_max_semitones: float
     """Wider pitch movement (10th–90th percentile) than this is agitated."""
+    min_voiced_s_for_pitch: float
+    """With less voiced speech than this the range is one phrase's intonation, not agitation: not judged."""
     filler_ratio_max: float
     """More filler words than this share of all words sounds unsure."""
     exclamations_max: int
@@ -260,7 +262,7 @@ def _voice_findings(tone: ToneMetrics, bands: CalmBands) -> list[_Finding]:
     if tone.loudness_dbfs > bands.loudness_max_dbfs:
         text = bands.reasons["loud"].format(value=tone.loudness_dbfs, limit=bands.loudness_max_dbfs)
         found.append(_Finding("loud", text, _penalty(tone.loudness_dbfs - bands.loudness_max_dbfs, 10.0)))
-    if tone.pitch_range_semitones > bands.pitch_range_max_semitones:
+    if tone.voiced_s >= bands.min_voiced_s_for_pitch and tone.pitch_range_semitones > bands.pitch_range_max_semitones:
         text = bands.reasons["pitch"].format(value=tone.pitch_range_semitones, limit=bands.pitch_range_max_semitones)
         excess = tone.pitch_range_semitones - bands.pitch_range_max_semitones
         found.append(_Finding("pitch", text, _penalty(excess, 10.0)))
