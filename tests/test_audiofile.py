@@ -44,6 +44,16 @@ def test_every_wav_sample_width_loads_the_same_samples(subtype: str, jfk: Audio,
     assert np.max(np.abs(loaded.samples - jfk.samples)) <= LAYOUT_TOLERANCE[subtype]
 
 
+@pytest.mark.parametrize("fmt", ["MP3", "OGG"])
+def test_compressed_formats_load_close_to_the_original(fmt: str, jfk: Audio, tmp_path: Path) -> None:
+    path = tmp_path / f"jfk.{fmt.lower()}"
+    sf.write(path, jfk.samples, SAMPLE_RATE, format=fmt)
+    loaded = load_audio(path)
+    assert loaded.duration_s == pytest.approx(jfk.duration_s, abs=0.05)
+    n = min(len(loaded.samples), len(jfk.samples))
+    assert np.corrcoef(loaded.samples[:n], jfk.samples[:n])[0, 1] > 0.99
+
+
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
 def test_any_rate_is_resampled_to_16k_keeping_pitch(rate: int, tmp_path: Path) -> None:
     t = np.arange(int(1.5 * rate)) / rate

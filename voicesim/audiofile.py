@@ -7,7 +7,7 @@
 >>> write_wav("/tmp/jfk16k.wav", audio)                               # doctest: +SKIP
 
 Reading goes through libsndfile (``soundfile``), so every PCM width (8/16/24/32-bit
-integer), 32/64-bit float WAV, FLAC and OGG load the same way. Channels are averaged
+integer), 32/64-bit float WAV, FLAC, OGG, MP3 and AIFF load the same way. Channels are averaged
 to mono and any rate is resampled to 16 kHz with a polyphase filter.
 
 Truncated WAV files are refused: libsndfile silently reads as much as is there, which
@@ -29,14 +29,14 @@ import soundfile as sf
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
 
-_CONVERT_HINT = "convert it with e.g. `sox IN.mp3 -r 16000 -c 1 OUT.wav`"
+_CONVERT_HINT = "export the recording as WAV or FLAC and try again"
 
 # RIFF writers that stream (no seek back) leave these placeholders as the data size.
 _UNKNOWN_DATA_SIZES = (0, 0xFFFFFFFF)
 
 
 def load_audio(path: str | os.PathLike) -> Audio:
-    """Read a WAV/FLAC/OGG file as mono float32 at 16 kHz; VoicesimError if it can't."""
+    """Read a WAV/FLAC/OGG/MP3/AIFF file as mono float32 at 16 kHz; VoicesimError if it can't."""
     file = Path(path)
     _check_readable_file(file)
     try:
@@ -105,7 +105,7 @@ def _unreadable_message(file: Path, exc: Exception) -> str:
     detail = f" ({detail})" if detail else ""
     if _has_audio_magic(file):
         return f"cannot decode {file}: the file is damaged or truncated{detail}; record or copy it again"
-    return f"{file} is not an audio file voicesim can read (WAV, FLAC or OGG){detail}; {_CONVERT_HINT}"
+    return f"{file} is not an audio file voicesim can read (WAV, FLAC, OGG, MP3, AIFF){detail}; {_CONVERT_HINT}"
 
 
 def _is_riff_wave(file: Path) -> bool:

@@ -3,7 +3,9 @@
     $ voicesim transcribe jfk.flac
     and so my fellow americans as not what your country can do for you ask what you can do for your country
     $ voicesim transcribe jfk.flac --json
-    {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, …]}
+    {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, …
+    $ voicesim transcribe room-tone.wav
+    voicesim: error: no speech found in room-tone.wav (3.0 s, peak -66.0 dBFS); check that it holds speech ...
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "transcribe",
         help="print the words spoken in an audio file",
-        description="Transcribe a WAV/FLAC/OGG file (any rate, width or channel count) with the offline Vosk model.",
+        description="Transcribe a WAV, FLAC, OGG or MP3 file (any rate, sample width or channel count) "
+        "with the offline Vosk model.",
     )
     parser.add_argument("file", metavar="FILE", help="audio file to transcribe")
     parser.add_argument("--lang", choices=("en", "de"), default="en", help="language of the speech (default: en)")
