@@ -205,7 +205,7 @@ def score_reply(
     if content_words > LONG_REPLY_WORDS:
         notes.append(f"very long reply ({content_words} words): scored whole; a phone reply is rarely over 150 words")
     checks = {cid: checks[cid] for cid in CHECK_IDS}
-    nothing = tone is not None and not tone.speech_found or content_words == 0
+    nothing = (tone is not None and not tone.speech_found) or content_words == 0
     overall = 0 if nothing else _round_half_up(100.0 * sum(CHECK_WEIGHTS[c] * checks[c].score for c in CHECK_IDS))
     return Scorecard(
         lang=pack.code,
@@ -280,8 +280,8 @@ def _text_findings(text: str, bands: CalmBands) -> list[_Finding]:
         found.append(_Finding("shouting", bands.reasons["caps"].format(words=shouted), _penalty(share, 1.0)))
     bangs = text.count("!")
     if bangs > bands.exclamations_max:
-        text_ = bands.reasons["exclamations"].format(value=bangs, limit=bands.exclamations_max)
-        found.append(_Finding("shouting", text_, _penalty(bangs - bands.exclamations_max, 5.0)))
+        why = bands.reasons["exclamations"].format(value=bangs, limit=bands.exclamations_max)
+        found.append(_Finding("shouting", why, _penalty(bangs - bands.exclamations_max, 5.0)))
     return found
 
 
