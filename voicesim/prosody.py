@@ -185,12 +185,13 @@ def filler_share(tokens: Sequence[str], fillers: Collection[str]) -> tuple[int, 
     norm = [t for t in (normalize_token(t) for t in tokens) if t]
     if not norm:
         return 0, 0.0
-    phrases = sorted({tuple(f.lower().split()) for f in fillers if f.strip()}, key=len, reverse=True)
+    singles = {f.lower() for f in fillers if len(f.split()) == 1}
+    phrases = sorted({tuple(f.lower().split()) for f in fillers if len(f.split()) > 1}, key=len, reverse=True)
     count, i = 0, 0
     while i < len(norm):
-        hit = next((p for p in phrases if tuple(norm[i : i + len(p)]) == p), None)
-        count += len(hit) if hit else 0
-        i += len(hit) if hit else 1
+        hit = next((len(p) for p in phrases if tuple(norm[i : i + len(p)]) == p), int(norm[i] in singles))
+        count += hit
+        i += max(hit, 1)
     return count, count / len(norm)
 
 

@@ -3,9 +3,14 @@
     $ voicesim score --text "I'm so sorry about that. When did it start?" --lang en
     Scorecard (English, typed text)
       "I'm so sorry about that. When did it start?"
-      ✗ understanding      0.00  ...
-      ✓ apology            0.90  "I'm so sorry" ...
-      Overall 55/100
+      ✗ understanding      0.00
+          tip: Show understanding first: put yourself in the customer's place and say so (...)
+      ✓ not_personal       1.00
+      ✓ targeted_question  1.00
+          "When did"
+      ...
+      Tone: typed text: tone of voice not measured
+      Overall 65/100
     $ voicesim score reply.wav --lang en --json
     {"lang": "en", "transcript": "...", "checks": {...}, "tone": {...}, "overall": 72}
 
