@@ -35,7 +35,7 @@ from voicesim.headset import (
 )
 
 CUSTOMER_LINE = "I have been waiting for my parcel for two weeks and nobody calls me back."
-TRAINEE_REPLY = "I am sorry about the delay. When did you place the order?"
+TRAINEE_REPLY = "When did you place the order? I will check the tracking for you."
 
 
 def customer_line(text: str) -> Audio:

@@ -28,8 +28,11 @@ A device that vanishes mid-stream (headset unplugged, PulseAudio gone) raises
 
 from __future__ import annotations
 
+import atexit
 import math
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -111,7 +114,8 @@ class Line(Protocol):
         """Start playing `audio` and return at once."""
 
     def stop_playback(self) -> float:
-        """Cut the playback short; returns the seconds that were played."""
+        """Cut the playback short; returns the seconds of the clip handed to the device
+        (what the trainee heard, give or take the 0.1 s output buffer)."""
 
     @property
     def is_playing(self) -> bool:
@@ -148,6 +152,67 @@ def _sounddevice():
 
 _streams_open = 0
 _streams_lock = threading.Lock()
+
+
+class _NativeStderrFilter:
+    """While streams are open, drops PortAudio's and ALSA's C-level chatter from stderr.
+
+    Debian's PortAudio prints ``Expression '...' failed in pa_linux_alsa.c`` lines straight
+    to the C stderr when a device vanishes, and ALSA's pulse plugin prints ``ALSA lib ...
+    underrun occurred``; either would break the CLI's one-line error. File descriptor 2 goes
+    through a pipe whose reader forwards every other line. VOICESIM_AUDIO_DEBUG=1 turns it off.
+    """
+
+    NOISE = (b"Expression '", b"ALSA lib ")
+
+    def __init__(self) -> None:
+        self._saved: int | None = None
+        self._pump: threading.Thread | None = None
+
+    def start(self) -> None:
+        if os.environ.get("VOICESIM_AUDIO_DEBUG") or self._saved is not None:
+            return
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        # The pump owns a copy of the real stderr: a child process started meanwhile may keep
+        # the pipe open after stop(), and its output must still get through.
+        self._pump = threading.Thread(target=self._forward, args=(read_end, os.dup(self._saved)),
+                                      name="voicesim-stderr", daemon=True)
+        self._pump.start()
+
+    def stop(self) -> None:
+        if self._saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)  # closes our write end of the pipe: the pump reads to EOF
+        os.close(self._saved)
+        self._saved = None
+        if self._pump is not None:
+            self._pump.join(timeout=1.0)
+            self._pump = None
+
+    @classmethod
+    def _forward(cls, read_end: int, real: int) -> None:
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            _write_all(real, b"".join(line + b"\n" for line in lines if not line.startswith(cls.NOISE)))
+        _write_all(real, pending)
+        os.close(read_end)
+        os.close(real)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+_stderr_filter = _NativeStderrFilter()
+atexit.register(_stderr_filter.stop)  # restore fd 2 (and forward what is queued) before exit
 
 
 def refresh_devices() -> None:
@@ -387,29 +452,41 @@ class _Capture:
 
 
 def _open_stream(factory, device: DeviceInfo, kind: str, **kwargs):
-    global _streams_open
     sd = _sounddevice()
+    _stream_opened()  # before PortAudio touches the device, so its chatter is filtered too
     try:
-        stream = factory(device=device.index, **kwargs)
+        return factory(device=device.index, **kwargs)
     except sd.PortAudioError as exc:
+        _stream_closed()
         raise AudioDeviceError(
             f"cannot open {kind} device [{device.index}] {device.name} at {kwargs['samplerate']} Hz: {exc}"
         ) from None
-    with _streams_lock:
-        _streams_open += 1
-    return stream
 
 
 def _close_stream(stream) -> None:
-    global _streams_open
     sd = _sounddevice()
     try:
         stream.abort()
         stream.close()
     except sd.PortAudioError:
         pass  # the device is already gone; nothing left to release
+    _stream_closed()
+
+
+def _stream_opened() -> None:
+    global _streams_open
+    with _streams_lock:
+        if _streams_open == 0:
+            _stderr_filter.start()
+        _streams_open += 1
+
+
+def _stream_closed() -> None:
+    global _streams_open
     with _streams_lock:
         _streams_open -= 1
+        if _streams_open == 0:
+            _stderr_filter.stop()
 
 
 class _Playback:
