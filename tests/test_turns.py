@@ -37,33 +37,54 @@ def kinds(events):
     return [e.kind for e in events]
 
 
-def test_speech_then_long_silence_ends_the_turn_where_speech_stopped():
+def test_speech_then_silence_ends_the_turn_where_speech_stopped():
     det = TurnDetector()
-    events = feed_all(det, np.concatenate([silence(0.5), tone(1.0), silence(1.0)]))
+    events = feed_all(det, np.concatenate([silence(0.5), tone(1.0), silence(1.0)]), step=320)
     assert kinds(events) == [SPEECH_START, END_OF_TURN]
     start, end = events
     assert start.at_s == pytest.approx(0.5, abs=0.03)
     assert end.speech_end_s == pytest.approx(1.5, abs=0.03)
-    # No transcript hint: the long hold applies.
-    assert end.at_s - end.speech_end_s == pytest.approx(TurnSettings().end_hold_s, abs=0.03)
+    # No hint that more is coming: the quick hold applies.
+    assert end.at_s - end.speech_end_s == pytest.approx(TurnSettings().quick_hold_s, abs=0.021)
+
+
+def test_keep_waiting_after_an_open_last_word_uses_the_long_hold():
+    det = TurnDetector()
+    events = feed_all(det, np.concatenate([tone(1.0), silence(0.3)]), step=320)
+    assert kinds(events)[-1] == END_OF_TURN
+    assert det.ends_open("we will send it and")
+    det.keep_waiting()
+    more = feed_all(det, silence(1.0), step=320)
+    assert kinds(more) == [END_OF_TURN]
+    assert more[0].at_s - more[0].speech_end_s == pytest.approx(TurnSettings().end_hold_s, abs=0.021)
 
 
 def test_thinking_pause_after_a_hold_word_does_not_end_the_turn():
     det = TurnDetector(lang="en")
     events = feed_all(det, tone(1.0))
-    det.note_partial("i understand and")
+    events += feed_all(det, silence(0.06), step=320)
+    det.note_partial("i understand and")  # heard during the silence
     events += feed_all(det, silence(0.5))
     assert END_OF_TURN not in kinds(events)
     events += feed_all(det, tone(0.8))
-    det.note_partial("i understand and i will fix it")
     events += feed_all(det, silence(0.5))
     assert kinds(events) == [SPEECH_START, END_OF_TURN]
-    assert events[-1].speech_end_s == pytest.approx(2.3, abs=0.03)
+    assert events[-1].speech_end_s == pytest.approx(2.36, abs=0.03)
+
+
+def test_a_stale_partial_from_before_the_silence_is_ignored():
+    det = TurnDetector()
+    events = feed_all(det, tone(1.0))
+    det.note_partial("so the")  # lags the audio: says nothing about how the speech ended
+    events += feed_all(det, silence(0.3), step=320)
+    assert events[-1].kind == END_OF_TURN
+    assert events[-1].at_s - events[-1].speech_end_s == pytest.approx(TurnSettings().quick_hold_s, abs=0.021)
 
 
 def test_finished_phrase_ends_after_the_quick_hold():
     det = TurnDetector()
     events = feed_all(det, tone(1.0))
+    events += feed_all(det, silence(0.04), step=320)
     det.note_partial("how can i help you")
     events += feed_all(det, silence(0.6), step=320)
     end = events[-1]
@@ -74,8 +95,9 @@ def test_finished_phrase_ends_after_the_quick_hold():
 def test_vosk_final_ends_the_turn_at_once():
     det = TurnDetector()
     events = feed_all(det, tone(1.0))
+    events += feed_all(det, silence(0.04), step=320)
     det.note_partial("so the")
-    events += feed_all(det, silence(0.1), step=320)
+    events += feed_all(det, silence(0.3), step=320)
     assert END_OF_TURN not in kinds(events)
     det.note_final("so the parcel is late")
     events += det.feed(silence(0.02), customer_playing=False)
@@ -135,21 +157,43 @@ def test_int16_chunks_work_like_float():
     assert [(e.kind, e.at_s) for e in a] == [(e.kind, e.at_s) for e in b]
 
 
-def test_piper_speech_with_a_thinking_pause_is_one_turn():
+def test_piper_speech_with_a_thinking_pause_is_one_turn(en_model):
+    """The call loop's protocol: at each end of turn flush Vosk, and keep waiting when the last word is open;
+    otherwise the customer starts, and breaks off if the trainee goes on within the grace period."""
     from trainee_voice import speak
+
+    from voicesim.asr import Final, Partial, Recognizer
 
     first = speak("I can see the order here, and").samples
     second = speak("I will send you a written confirmation today.").samples
-    audio = np.concatenate([first, silence(0.45), second, silence(1.0)])
-    det = TurnDetector()
-    events = feed_all(det, audio[: len(first)])
-    det.note_partial("i can see the order here and")
-    events += feed_all(det, audio[len(first) :], step=320)
-    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    audio = np.concatenate([silence(0.3), first, silence(0.45), second, silence(1.0)])
+    det, rec = TurnDetector(), Recognizer(en_model)
+    pcm = (audio * 32767).astype(np.int16)
+    accepted, words, grace = [], [], TurnSettings().barge_in_grace_s
+    for i in range(0, len(pcm), 320):
+        chunk = pcm[i : i + 320]
+        events = det.feed(chunk, customer_playing=False)
+        result = rec.feed(chunk)
+        if isinstance(result, Partial):
+            det.note_partial(result.text)
+        elif isinstance(result, Final):
+            det.note_final(result.transcript.text)
+        for event in events:
+            if event.kind == SPEECH_START and accepted and event.at_s - accepted[-1].at_s < grace:
+                accepted.pop()  # the trainee went on: the customer breaks off, same turn
+            if event.kind != END_OF_TURN:
+                continue
+            words += rec.finish().text.split()
+            if det.ends_open(" ".join(words)) and event.at_s - event.speech_end_s < TurnSettings().end_hold_s:
+                det.keep_waiting()
+            else:
+                accepted.append(event)
+                det.start_listening()
+    assert len(accepted) == 1
+    assert " ".join(words).endswith("confirmation today")
     bounds = speech_bounds(audio)
     assert bounds is not None
-    assert events[1].speech_end_s == pytest.approx(bounds[1], abs=0.06)
-    assert events[0].at_s == pytest.approx(bounds[0], abs=0.06)
+    assert accepted[0].speech_end_s == pytest.approx(bounds[1], abs=0.06)
 
 
 def test_speech_bounds_of_silence_is_none():

@@ -59,6 +59,8 @@ MAX_TURN_S = 60.0
 """A reply that runs this long is closed as a turn anyway, so a stuck microphone cannot hang the call."""
 PREFETCH_EVERY_S = 0.25
 """Least time between two background guesses at the customer's answer."""
+LINE_GAP_S = 0.25
+"""Pause between two lines the customer says in one go (a reaction, then a question)."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,37 @@ class CallResult:
 # --- pieces shared by both modes ---------------------------------------------------------
 
 
-def customer_voice(setup: CallSetup, text: str) -> Audio:
-    """The customer's line as heard on the phone."""
+def customer_voice(setup: CallSetup, lines: Sequence[str]) -> Audio:
+    """What the customer says, as heard on the phone: each line rendered (and cached) on its own."""
     from voicesim.tts import synthesize
 
-    return synthesize(text, lang=setup.lang, voice=setup.scenario.voice_settings())
+    voice = setup.scenario.voice_settings()
+    parts: list[Audio] = []
+    for text in lines:
+        if parts:
+            parts.append(Audio.silence(LINE_GAP_S))
+        parts.append(synthesize(text, lang=setup.lang, voice=voice))
+    return Audio.concat(parts)
+
+
+def texts(reaction_or_line) -> tuple[str, ...]:
+    """The separate lines of a CustomerReaction, or of one CustomerLine."""
+    lines = getattr(reaction_or_line, "lines", None)
+    return tuple(l.text for l in lines) if lines is not None else (reaction_or_line.text,)
+
+
+def scenario_lines(scenario: Scenario) -> list[str]:
+    """Every line the customer might say, roughly in the order a call needs them."""
+    out: list[str] = []
+    for group in (
+        *scenario.reactions.values(),
+        *(lines for stage in ("opening", "details") for lines in scenario.stages.get(stage, {}).values()),
+        *((f.answer,) for f in scenario.facts),
+        *(lines for stage in ("solution", "closing") for lines in scenario.stages.get(stage, {}).values()),
+        *scenario.endings.values(),
+    ):
+        out.extend(t for t in group if t not in out)
+    return out
 
 
 def score(setup: CallSetup, transcript: Transcript, audio: Audio | None, interruptions: int,
@@ -206,9 +234,10 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
     customer = Customer(setup.scenario, seed=setup.seed)
     with store.create(setup.meta("scripted")) as session:
         try:
-            line = customer.opening().text
+            opening = customer.opening()
+            line = opening.text
             view.customer(line)
-            heard = session.recording.add_customer(customer_voice(setup, line).samples)
+            heard = session.recording.add_customer(customer_voice(setup, texts(opening)).samples)
             outcome = "turn_limit"
             for index, audio in enumerate(audios, 1):
                 reply_start = session.recording.position_s
@@ -223,7 +252,7 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
                 turn = _turn_record(index, line, heard, transcript, reply_start, card, delay, None, 0, [], reaction)
                 view.turn_result(turn["scorecard"])
                 view.customer(reaction.text)
-                heard = session.recording.add_customer(customer_voice(setup, reaction.text).samples)
+                heard = session.recording.add_customer(customer_voice(setup, texts(reaction)).samples)
                 session.add_turn(turn)
                 line = reaction.text
                 if reaction.ended:
@@ -265,16 +294,19 @@ def fork(customer: Customer) -> Customer:
 
 
 class Prefetcher:
-    """Guesses the customer's answer from the live partial transcript and renders it in the background.
+    """Renders the customer's next lines in the background, so answers start at once.
 
-    The guess scores the partial text (no audio) on a copy of the customer, both with
-    and without a calm-tone slip, so the answer that comes is usually in the TTS cache.
+    Two sources: every line of the scenario, warmed in order from the call's start
+    (:meth:`warm`); and a guess at the coming answer from the live partial transcript,
+    scored (text only) on a copy of the customer with and without a calm-tone slip
+    (:meth:`guess`), for lines the warm-up has not reached yet.
     """
 
     def __init__(self, setup: CallSetup) -> None:
         self.setup = setup
         self._jobs: queue.Queue[tuple[Customer, str, TurnEvents] | None] = queue.Queue(maxsize=1)
         self._done: set[str] = set()
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._work, name="voicesim-prefetch", daemon=True)
         self._thread.start()
         self._last = 0.0
@@ -289,12 +321,24 @@ class Prefetcher:
         except queue.Full:
             pass
 
-    def warm(self, texts: Sequence[str]) -> None:
-        """Render these lines now (in the background), e.g. the opening."""
-        for text in texts:
-            self._render(text)
+    def warm(self, lines: Sequence[str]) -> None:
+        """Render these lines in a background thread of their own, in order, until closed."""
+        def work() -> None:
+            for text in lines:
+                if self._closed.is_set():
+                    return
+                began = time.monotonic()
+                try:
+                    self._render(text)
+                except Exception:  # a line that fails now is rendered (or reported) when it is needed
+                    continue
+                # Half duty: leave the CPU to the recognizer, which must keep up with the microphone.
+                self._closed.wait(time.monotonic() - began)
+
+        threading.Thread(target=work, name="voicesim-warm", daemon=True).start()
 
     def close(self) -> None:
+        self._closed.set()
         try:
             self._jobs.put_nowait(None)
         except queue.Full:
@@ -314,18 +358,18 @@ class Prefetcher:
 
     def _candidates(self, customer: Customer, partial: str, events: TurnEvents) -> list[str]:
         card = score(self.setup, Transcript.from_text(partial), None, events.interrupted, events.response_delay_s)
-        texts = [fork(customer).react(card, events).text]
+        lines = list(texts(fork(customer).react(card, events)))
         calm = card.checks.get("calm_tone")
         if calm is not None and calm.passed:
             slipped = replace(card, checks={**card.checks, "calm_tone": replace(calm, passed=False)})
-            texts.append(fork(customer).react(slipped, events).text)
-        return texts
+            lines += texts(fork(customer).react(slipped, events))
+        return lines
 
     def _render(self, text: str) -> None:
         if text in self._done:
             return
         self._done.add(text)
-        customer_voice(self.setup, text)
+        customer_voice(self.setup, (text,))
 
 
 class PacedFileLine:
@@ -407,20 +451,40 @@ class PacedFileLine:
 
 @dataclass
 class _LiveTurn:
-    """What the live loop knows about the turn in progress."""
+    """What the live loop knows about the trainee's turn in progress."""
 
     line: str
-    heard: tuple[float, float] = (0.0, 0.0)
+    """The customer's line this turn answers."""
     start_pos: int = 0
-    """Stream sample where this turn's recognizer turn began."""
+    """Stream sample where the turn began (the recognizer's clock for its first segment)."""
+    heard: tuple[float, float] = (0.0, 0.0)
+    """When the customer's line started and ended, on the recording's clock."""
     audio: list[np.ndarray] = field(default_factory=list)
+    """Microphone chunks since start_pos."""
+    segments: list[tuple[float, Transcript]] = field(default_factory=list)
+    """Words heard before the trainee went on after a pause: (offset from start_pos in s, words)."""
     interruptions: int = 0
     prompts: list[dict[str, Any]] = field(default_factory=list)
     speech_start_s: float | None = None
 
+    def words(self, last: Transcript, last_offset_s: float) -> Transcript:
+        """All the turn's words, times from start_pos."""
+        words = tuple(
+            replace(w, start_s=_r(w.start_s + off), end_s=_r(w.end_s + off))
+            for off, seg in (*self.segments, (last_offset_s, last))
+            for w in seg.words
+        )
+        return Transcript(" ".join(w.word for w in words), words, _r(sum(len(a) for a in self.audio) / SAMPLE_RATE))
+
 
 class LiveCall:
-    """One call on a streaming line; :meth:`run` returns when the call has ended."""
+    """One call on a streaming line; :meth:`run` returns when the call has ended.
+
+    The customer answers as soon as the turn detector hears the trainee stop. If the
+    trainee goes on within the first moments of that answer (a pause, not the end), the
+    customer breaks off, nothing of that answer counts, and the turn continues: so the
+    answer comes quickly without cutting off a thinking pause for good.
+    """
 
     def __init__(self, setup: CallSetup, line, store: SessionStore, view: LiveView,
                  settings: TurnSettings = TurnSettings()) -> None:
@@ -430,20 +494,30 @@ class LiveCall:
         self.line = line
         self.store = store
         self.view = view
+        self.settings = settings
         self.detector = TurnDetector(settings, setup.lang)
         self.recognizer = Recognizer(setup.model)
+        # Word timings in partials make Vosk refresh them about once a second instead of
+        # every quarter second; the live view and the prefetch want fresh text, and the
+        # words with timings come from finish() anyway. (asr.Recognizer has no option for it.)
+        self.recognizer._vosk.SetPartialWords(False)
         self.customer = Customer(setup.scenario, seed=setup.seed)
         self.prefetcher = Prefetcher(setup)
         self._chunks: queue.Queue[np.ndarray] = queue.Queue()
         self._received = 0
+        """Stream samples delivered by the microphone thread."""
         self._pos = 0
-        """Stream samples processed by the loop (the detector's and recording's clock)."""
+        """Stream samples processed by the loop (the detector's and the recording's clock)."""
+        self._rec_start = 0
+        """Stream sample where the recognizer's current turn began."""
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=500)
         """(stream sample at the end of a chunk, wall time it arrived): maps stream time to wall time."""
         self.latencies: list[float] = []
+        self.breakdown: list[tuple[float, float]] = []
+        """Per answered turn: (trailing silence waited, seconds from decision to the answer's start)."""
         self._partial = ""
 
-    # mic thread
+    # microphone thread
     def _on_chunk(self, chunk: np.ndarray) -> None:
         self._received += len(chunk)
         self._arrivals.append((self._received, time.monotonic()))
@@ -452,7 +526,6 @@ class LiveCall:
     def run(self) -> CallResult:
         session = self.store.create(self.setup.meta("live"))
         stream = self.line.open_input_stream(self._on_chunk)
-        outcome = None
         try:
             with session:
                 try:
@@ -480,58 +553,111 @@ class LiveCall:
             self.line.stop_playback()
         except Exception:
             pass  # the device may be gone already; nothing is left to stop then
-        stream.error = None  # already handled; closing must not raise it again
+        stream.error = None  # handled already; closing must not raise it again
         stream.close()
 
+    # --- the conversation ----------------------------------------------------------------
+
     def _converse(self, session: Session, stream) -> str:
-        turn = _LiveTurn(line=self.customer.opening().text)
+        opening = self.customer.opening()
+        turn = _LiveTurn(line=opening.text)
         self.view.customer(turn.line)
-        turn.heard = self._play_out(session, stream, turn, *self._start_line(session, turn.line))
-        index = 0
+        start, audio, _ = self._start_line(session, texts(opening))
+        self.prefetcher.warm(scenario_lines(self.setup.scenario))
+        turn.heard = self._play_out(session, stream, turn, start, audio)
         while True:
-            reply = self._listen(session, stream, turn)
-            if reply is None:  # silence timeout: the customer prompts, the turn goes on
+            end_event = self._listen(session, stream, turn)
+            if end_event is None:  # silence timeout: the customer prompts, the turn goes on
                 reaction = self.customer.prompt_silence()
                 turn.prompts.append({"text": reaction.text, "start_s": _r(self._received / SAMPLE_RATE)})
                 self.view.customer(reaction.text)
-                self._play_out(session, stream, turn, *self._start_line(session, reaction.text))
+                self._play_out(session, stream, turn, *self._start_line(session, texts(reaction))[:2])
                 if reaction.ended:
                     return reaction.outcome or "hung_up"
                 continue
-            index += 1
-            transcript, end_event = reply
-            reaction, record = self._answer(index, turn, transcript)
-            start, audio, started_at = self._start_line(session, reaction.text)
-            record["end_of_turn_latency_s"] = self._latency(end_event.speech_end_s, started_at)
-            if record["end_of_turn_latency_s"] is not None:
-                self.latencies.append(record["end_of_turn_latency_s"])
-            session.add_turn(record)  # on disk while the answer already plays
+            decided_at = time.monotonic()
+            segment_offset = (self._rec_start - turn.start_pos) / SAMPLE_RATE
+            last = self.recognizer.finish()  # flushes Vosk: the last word is known now, no partial lag
+            self._rec_start = self._pos
+            transcript = turn.words(last, segment_offset)
+            if self._pause_not_end(transcript, end_event):
+                turn.segments.append((segment_offset, last))
+                self.detector.keep_waiting()
+                continue
+            self.detector.start_listening()
+            customer = fork(self.customer)
+            reaction, record = self._answer(customer, len(session.turns) + 1, turn, transcript)
+            start, audio, started_at = self._start_line(session, texts(reaction))
+            latency = self._latency(end_event.speech_end_s, started_at)
+            following = _LiveTurn(line=reaction.text, start_pos=self._pos)
+            if self._trainee_goes_on(session, stream, following, start):
+                # A pause, not the end: the customer breaks off and the turn continues.
+                turn.segments.append((segment_offset, last))
+                turn.audio.extend(following.audio)
+                self.view.customer("(breaks off: you went on)", interrupted=True)
+                continue
+            self.customer = customer
+            record["end_of_turn_latency_s"] = latency
+            if latency is not None:
+                self.latencies.append(latency)
+                self.breakdown.append((_r(end_event.at_s - end_event.speech_end_s), _r(started_at - decided_at)))
+            session.add_turn(record)  # on disk while the answer plays
+            self.view.trainee(transcript.text)
             self.view.turn_result(record["scorecard"], _turn_notes(turn))
             self.view.customer(reaction.text)
-            turn = _LiveTurn(line=reaction.text, start_pos=self._pos)
-            turn.heard = self._play_out(session, stream, turn, start, audio, started_at)
+            turn = following
+            turn.heard = self._play_out(session, stream, turn, start, audio)
             if reaction.ended:
                 return reaction.outcome or "turn_limit"
 
+    def _pause_not_end(self, transcript: Transcript, end_event) -> bool:
+        """The words end open ("… and", "um") and the silence is still short: a thinking pause."""
+        if end_event.speech_end_s is None:
+            return False
+        silence = end_event.at_s - end_event.speech_end_s
+        return silence < self.settings.end_hold_s and self.detector.ends_open(transcript.text)
+
+    def _answer(self, customer: Customer, index: int, turn: _LiveTurn, transcript: Transcript):
+        """Score the finished reply and let (a fork of) the customer react; returns (reaction, turn record)."""
+        self._partial = ""
+        audio = Audio(np.concatenate(turn.audio).astype(np.float32) / 32768.0) if turn.audio else Audio.silence(0)
+        delay = self._delay(turn)
+        card = score(self.setup, transcript, audio, turn.interruptions, delay)
+        events = TurnEvents(interrupted=turn.interruptions, silent=not transcript.words, response_delay_s=delay)
+        reaction = customer.react(card, events)
+        record = _turn_record(index, turn.line, turn.heard, transcript, turn.start_pos / SAMPLE_RATE, card, delay,
+                              None, turn.interruptions, turn.prompts, reaction)
+        return reaction, record
+
     # --- speaking ---------------------------------------------------------------------------
 
-    def _start_line(self, session: Session, text: str) -> tuple[float, Audio, float]:
+    def _start_line(self, session: Session, lines: Sequence[str]) -> tuple[float, Audio, float]:
         """Start the customer speaking; returns (start in the recording, the audio, wall time it started)."""
-        audio = customer_voice(self.setup, text)
+        audio = customer_voice(self.setup, lines)
         self.line.play_async(audio)
         started_at = time.monotonic()
         start = session.recording.schedule_customer(audio.samples, self._received / SAMPLE_RATE)
         return start, audio, started_at
 
     def _latency(self, speech_end_s: float | None, started_at: float) -> float | None:
-        """End-of-turn latency: trainee's last voiced sample (as it arrived) to the answer's start."""
+        """End-of-turn latency: the trainee's last voiced sample (as it arrived) to the answer's start."""
         if speech_end_s is None:
             return None
         spoken_at = self._wall_time(int(round(speech_end_s * SAMPLE_RATE)))
         return None if spoken_at is None else _r(started_at - spoken_at)
 
-    def _play_out(self, session: Session, stream, turn: _LiveTurn, start: float, audio: Audio,
-                  started_at: float = 0.0) -> tuple[float, float]:
+    def _trainee_goes_on(self, session: Session, stream, following: _LiveTurn, start: float) -> bool:
+        """Watch the first moments of the answer: True (and the customer stopped) if the trainee speaks on."""
+        until = start + self.settings.barge_in_grace_s
+        while self.line.is_playing and self._pos / SAMPLE_RATE < until:
+            for event in self._pump(session, stream, following, customer_playing=True):
+                if event.kind == SPEECH_START:
+                    self.line.stop_playback()
+                    session.recording.cut_customer(self._received / SAMPLE_RATE)
+                    return True
+        return False
+
+    def _play_out(self, session: Session, stream, turn: _LiveTurn, start: float, audio: Audio) -> tuple[float, float]:
         """Run the loop while the customer speaks, handling barge-in per persona; returns (start_s, end_s)."""
         if not self.detector.heard_speech:
             self.detector.start_listening()
@@ -551,27 +677,26 @@ class LiveCall:
 
     def customer_yields(self) -> bool:
         """Below TALKS_OVER_FROM the customer stops when talked over; angrier, they talk on."""
-        rules = self.customer.rules
-        return self.customer.state.anger < rules.levels[TALKS_OVER_FROM]
+        return self.customer.state.anger < self.customer.rules.levels[TALKS_OVER_FROM]
 
     # --- listening --------------------------------------------------------------------------
 
     def _listen(self, session: Session, stream, turn: _LiveTurn):
-        """Run until the trainee's turn ends (-> (transcript, event)) or the silence timeout (-> None)."""
+        """Run until the trainee's turn ends (-> the END_OF_TURN event) or the silence timeout (-> None)."""
+        from voicesim.turns import TurnEvent
+
         while True:
             for event in self._pump(session, stream, turn, customer_playing=False):
                 if event.kind == SILENCE_TIMEOUT:
                     return None
                 if event.kind == END_OF_TURN:
-                    return self.recognizer.finish(), event
+                    return event
             if self.detector.heard_speech and (self._pos - turn.start_pos) / SAMPLE_RATE > MAX_TURN_S:
-                from voicesim.turns import TurnEvent
-
                 self.detector.start_listening()
-                return self.recognizer.finish(), TurnEvent(END_OF_TURN, self._pos / SAMPLE_RATE, None)
+                return TurnEvent(END_OF_TURN, self._pos / SAMPLE_RATE, None)
 
     def _pump(self, session: Session, stream, turn: _LiveTurn, customer_playing: bool) -> list:
-        """Take the chunks that arrived, feed recording, detector and recognizer; return turn events."""
+        """Take the next microphone chunk into recording, detector and recognizer; return turn events."""
         from voicesim.asr import Final, Partial
 
         try:
@@ -579,11 +704,9 @@ class LiveCall:
         except queue.Empty:
             stream.raise_if_lost()
             if not stream.alive:
-                stream.raise_if_lost()
                 raise VoicesimError("the microphone stream ended unexpectedly; check the input device")
             return []
-        samples = chunk.astype(np.float32) / 32768.0
-        session.recording.add_trainee(samples)
+        session.recording.add_trainee(chunk.astype(np.float32) / 32768.0)
         turn.audio.append(chunk)
         self._pos += len(chunk)
         events = self.detector.feed(chunk, customer_playing=customer_playing)
@@ -597,30 +720,16 @@ class LiveCall:
             if event.kind == SPEECH_START and turn.speech_start_s is None:
                 turn.speech_start_s = event.at_s
         if self.detector.heard_speech:
-            delay = self._delay(turn)
-            self.prefetcher.guess(self.customer, self._partial,
-                                  TurnEvents(interrupted=turn.interruptions, response_delay_s=delay), time.monotonic())
+            events_so_far = TurnEvents(interrupted=turn.interruptions, response_delay_s=self._delay(turn))
+            self.prefetcher.guess(self.customer, self._partial, events_so_far, time.monotonic())
         self.view.listening(self.detector.level_dbfs, self._partial)
         return events
 
     def _delay(self, turn: _LiveTurn) -> float | None:
+        """From the end of the customer's line to the trainee's first speech (0 when they talked over it)."""
         if turn.speech_start_s is None:
             return None
         return _r(max(0.0, turn.speech_start_s - turn.heard[1]))
-
-    def _answer(self, index: int, turn: _LiveTurn, transcript: Transcript):
-        """Score the finished reply and let the customer react; returns (reaction, turn record)."""
-        self._partial = ""
-        offset = turn.start_pos / SAMPLE_RATE
-        audio = Audio(np.concatenate(turn.audio).astype(np.float32) / 32768.0) if turn.audio else Audio.silence(0)
-        delay = self._delay(turn)
-        card = score(self.setup, transcript, audio, turn.interruptions, delay)
-        self.view.trainee(transcript.text)
-        events = TurnEvents(interrupted=turn.interruptions, silent=not transcript.words, response_delay_s=delay)
-        reaction = self.customer.react(card, events)
-        record = _turn_record(index, turn.line, turn.heard, transcript, offset, card, delay, None,
-                              turn.interruptions, turn.prompts, reaction)
-        return reaction, record
 
     def _wall_time(self, stream_pos: int) -> float | None:
         """When the sample at `stream_pos` arrived (from the chunk arrival log)."""

@@ -13,13 +13,16 @@ events are seconds of audio fed so far, so tests can use synthetic audio.
 >>> [e.kind for e in events]
 ['speech_start', 'end_of_turn']
 
-How the end of a turn is decided (why two holds): people pause to think in the
-middle of a sentence, mostly after a filler or a word that promises more ("um",
-"and", "because", "the"). So after speech, the turn ends after ``end_hold_s``
-(0.7 s) of silence in general, but after only ``quick_hold_s`` when the live
-transcript reads as a finished phrase, and at once when Vosk's own endpointer
-delivers a final result during the silence. That keeps thinking pauses and
-answers quick, as in a real call (people leave about 200 ms between turns).
+How the end of a turn is decided (why two holds): people leave about 200 ms
+between turns, but pause to think in the middle of a sentence, mostly after a
+filler or a word that promises more ("um", "and", "because", "the"). So after
+speech the turn ends after ``quick_hold_s`` (0.16 s) of silence, or ``end_hold_s``
+(0.7 s) when the words so far promise more: a partial transcript heard during
+the silence, or the call loop's :meth:`keep_waiting` after it flushed the
+recognizer and found such a last word. A final result from Vosk's endpointer
+during the silence ends the turn at once. After END_OF_TURN the detector waits
+for the call loop: :meth:`start_listening` (the customer answers) or
+:meth:`keep_waiting`.
 """
 
 from __future__ import annotations
@@ -137,20 +140,40 @@ class TurnDetector:
         self._in_speech = False
         self._speech_start: int | None = None
         self._last_voiced_end: int | None = None
-        self._partial_done = False
+        self._expect_more = False
         self._final_seen = False
         self._timed_out = False
+        self._ended = False
+
+    def keep_waiting(self) -> None:
+        """After END_OF_TURN: the words promise more ("… and"), so wait the long hold from the same speech."""
+        self._ended = False
+        self._expect_more = True
+        self._final_seen = False
 
     def note_partial(self, text: str) -> None:
-        """The live transcript so far; a finished-sounding phrase allows the quick hold."""
+        """The live transcript so far. Heard during the trailing silence, it tells which hold applies.
+
+        Vosk's partials lag the audio by a few hundred ms, so only a partial that arrives
+        after the speech stopped says how the speech ended; older ones are ignored.
+        """
         words = text.lower().split()
-        self._partial_done = bool(words) and words[-1] not in self._hold_words
+        if words and self._in_silence():
+            self._expect_more = words[-1] in self._hold_words
 
     def note_final(self, text: str) -> None:
         """Vosk's endpointer closed an utterance: a second end-of-turn signal."""
         if text.strip():
-            self._final_seen = True
             self.note_partial(text)
+            self._final_seen = True
+
+    def ends_open(self, text: str) -> bool:
+        """True when the last word of `text` promises more (a filler, "and", "because", "the")."""
+        words = text.lower().split()
+        return bool(words) and words[-1] in self._hold_words
+
+    def _in_silence(self) -> bool:
+        return self._last_voiced_end is not None and not self._in_speech
 
     @property
     def heard_speech(self) -> bool:
@@ -193,7 +216,10 @@ class TurnDetector:
         elif not customer_playing:
             self._customer_since = None
 
+        if self._ended:
+            return events  # the call loop decides what comes next: start_listening() or keep_waiting()
         if voiced:
+            self._expect_more = False  # speech goes on: an earlier hint is out of date
             self._voiced_run += len(frame)
             self._voiced_total += len(frame)
             self._last_voiced_end = self._fed
@@ -218,7 +244,7 @@ class TurnDetector:
             return events
         if self._turn_over():
             events.append(TurnEvent(END_OF_TURN, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE))
-            self.start_listening()
+            self._ended = True
         return events
 
     def _barge_in(self, onset: int) -> list[TurnEvent]:
@@ -234,9 +260,9 @@ class TurnDetector:
         if self._voiced_total < s.min_speech_s * SAMPLE_RATE or self._last_voiced_end is None:
             return False
         silence = (self._fed - self._last_voiced_end) / SAMPLE_RATE
-        if self._final_seen and silence >= FRAME_SAMPLES / SAMPLE_RATE:
+        if self._final_seen and not self._expect_more and silence >= FRAME_SAMPLES / SAMPLE_RATE:
             return True
-        hold = s.quick_hold_s if self._partial_done else s.end_hold_s
+        hold = s.end_hold_s if self._expect_more else s.quick_hold_s
         return silence >= hold
 
     def _track_noise(self, level: float) -> None:
