@@ -127,3 +127,7 @@ def test_bad_input_gives_one_clear_line(case: str, jfk_path: Path, tmp_path: Pat
 def test_bad_model_folder_gives_one_clear_line(model: str, jfk_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "absent" if model == "missing" else tmp_path
     assert_one_line_error(voicesim("transcribe", str(jfk_path), "--model", str(folder)), str(folder))
+
+
+def test_unknown_language_names_the_known_ones(jfk_path: Path) -> None:
+    assert_one_line_error(voicesim("transcribe", str(jfk_path), "--lang", "xx"), "'xx'", "en")

@@ -32,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "with the offline Vosk model.",
     )
     parser.add_argument("file", metavar="FILE", help="audio file to transcribe")
-    parser.add_argument("--lang", choices=("en", "de"), default="en", help="language of the speech (default: en)")
+    parser.add_argument(
+        "--lang",
+        metavar="CODE",
+        default="en",
+        help="language of the speech: en or de (models pinned in models/manifest.toml; default: en)",
+    )
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: the installed model for --lang)")
     parser.add_argument(
         "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
