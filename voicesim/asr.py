@@ -31,7 +31,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +137,15 @@ class Recognizer:
     def finish(self) -> Transcript:
         """Close the turn: every word since the last finish/reset; the next chunk starts a new turn."""
         last = self._transcript(self._final_result())
-        words = tuple(w for seg in (*self._segments, last) for w in seg.words)
-        turn = Transcript(
-            text=" ".join(w.word for w in words), words=words, duration_s=round(self.turn_duration_s, 3)
+        duration = round(self.turn_duration_s, 3)
+        # Vosk counts in whole 30 ms frames; clamping keeps the promise that every word lies
+        # inside the turn even if a last frame were to run past the audio (not seen so far).
+        words = tuple(
+            replace(w, start_s=min(w.start_s, duration), end_s=min(w.end_s, duration))
+            for seg in (*self._segments, last)
+            for w in seg.words
         )
+        turn = Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
         self._start_turn()
         return turn
 
