@@ -98,6 +98,7 @@ class ToneMetrics:
     pause_total_s: float | None = None
     """Sum of those gaps."""
     longest_pause_s: float | None = None
+    """The longest of those gaps; 0 when there was none."""
     filler_count: int = 0
     """Filler words (uh, um, äh…) among the recognized words."""
     filler_ratio: float = 0.0
