@@ -168,7 +168,9 @@ def test_rising_end_turns_a_verb_first_clause_into_a_question(lang, text):
     "lang,text",
     [
         ("en", "are you even listening to me"),
+        ("en", "are you even listening to what i'm saying"),
         ("en", "why didn't you read the manual"),
+        ("en", "why would any one order a glass table without insurance"),
         ("en", "the parcel arrives tomorrow"),
         ("de", "haben sie überhaupt zugehört"),
         ("de", "das paket kommt morgen"),

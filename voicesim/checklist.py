@@ -87,12 +87,15 @@ def check_reply(
     does; False or None changes nothing.
     """
     reply = normalize(transcript, pack)
-    question_blocks = find(reply, pack.checks["targeted_question"].blocks)
     checks = pack.checks
+    question_blocks = find(reply, checks["targeted_question"].blocks)
+    violations = _violations(checks["not_personal"], reply, pack, question_blocks)
     results = {
         "understanding": _cue_check(checks["understanding"], reply, pack),
-        "not_personal": _not_personal(checks["not_personal"], reply, pack, question_blocks),
-        "targeted_question": _targeted_question(checks["targeted_question"], reply, pack, rising_end),
+        "not_personal": _not_personal(checks["not_personal"], reply, violations),
+        "targeted_question": _targeted_question(
+            checks["targeted_question"], reply, pack, rising_end, question_blocks + violations
+        ),
         "written_agreement": _cue_check(checks["written_agreement"], reply, pack),
         "apology": _cue_check(checks["apology"], reply, pack),
     }
@@ -261,9 +264,12 @@ def _passed_by(rules: CheckRules, reply: Reply, valid: list[Match]) -> CheckResu
     return _result(rules, reply, passed, score, valid, reason)
 
 
-def _not_personal(rules: CheckRules, reply: Reply, pack: LanguagePack, question_blocks: list[Match]) -> CheckResult:
+def _violations(rules: CheckRules, reply: Reply, pack: LanguagePack, question_blocks: list[Match]) -> list[Match]:
     # Accusatory questions are written once, as question blocks, and count here too.
-    violations = _sort_cues(rules, reply, pack).valid + [b for b in question_blocks if b.pattern.accusatory]
+    return _sort_cues(rules, reply, pack).valid + [b for b in question_blocks if b.pattern.accusatory]
+
+
+def _not_personal(rules: CheckRules, reply: Reply, violations: list[Match]) -> CheckResult:
     if not violations:
         return _result(rules, reply, True, 1.0, [], rules.reasons["pass"])
     violations.sort(key=lambda m: (m.start, m.end))
@@ -272,11 +278,13 @@ def _not_personal(rules: CheckRules, reply: Reply, pack: LanguagePack, question_
     return _result(rules, reply, False, score, violations, first)
 
 
-def _targeted_question(rules: CheckRules, reply: Reply, pack: LanguagePack, rising_end: bool | None) -> CheckResult:
+def _targeted_question(
+    rules: CheckRules, reply: Reply, pack: LanguagePack, rising_end: bool | None, blocks: list[Match]
+) -> CheckResult:
+    """`blocks`: question look-alikes and put-downs; a sentence holding one is no question."""
     cues = _sort_cues(rules, reply, pack)
     if cues.valid:
         return _passed_by(rules, reply, cues.valid)
-    blocks = find(reply, rules.blocks)
     shaped = _question_by_shape(reply, pack, blocks, rising_end)
     if shaped:
         return _result(rules, reply, True, shaped[0], [shaped[1]], rules.reasons["shape"])
@@ -294,9 +302,13 @@ def _question_by_shape(
             return shape.question_mark_score, sentence
     if rising_end and reply.sentences:
         first, end, _mark = reply.sentences[-1]
+        last = Match(first, end, _QUESTION_MARK)
+        # A rising voice turns a plain clause into a question, never a put-down into one.
+        if any(b.overlaps(last) for b in blocks):
+            return None
         tail = max(first, end - shape.tail_tokens)
         for weak in find(reply, shape.weak):
-            if weak.start >= tail and not any(b.overlaps(weak) for b in blocks):
+            if weak.start >= tail:
                 return shape.rising_end_score, Match(weak.start, end, weak.pattern)
     return None
 
