@@ -82,7 +82,7 @@ def peak_hz(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[np.argmax(spectrum)])
 
 
-def record_while_trainee_speaks(vh: VirtualHeadset, line: Headset, reply: Audio, max_seconds: float,
+def record_while_trainee_speaks(vh: VirtualHeadset, line: Headset, reply: Audio | Path, max_seconds: float,
                                 on_level=None) -> Audio:
     """Record from the virtual mic; the trainee starts speaking once the stream delivers."""
     live = threading.Event()
@@ -201,9 +201,10 @@ def test_customer_line_arrives_in_the_earpiece(virtual_headset):
 
 
 @pytest.mark.headset
-def test_trainee_reply_from_the_mic_transcribes_like_the_file(virtual_headset, en_model):
-    reply = speak(TRAINEE_REPLY)
-    recorded = record_while_trainee_speaks(virtual_headset, Headset(), reply, reply.duration_s + 1.0)
+def test_trainee_reply_from_the_mic_transcribes_like_the_file(virtual_headset, en_model, tmp_path):
+    wav = write_wav(tmp_path / "reply.wav", speak(TRAINEE_REPLY))
+    reply = load_audio(wav)
+    recorded = record_while_trainee_speaks(virtual_headset, Headset(), wav, reply.duration_s + 1.0)
     expected = transcribe(reply, model=en_model).text
     assert expected, "Vosk heard nothing in the Piper reply itself"
     assert transcribe(recorded, model=en_model).text == expected
@@ -271,10 +272,11 @@ def test_playback_in_background_can_be_cut_short_for_barge_in(virtual_headset):
         played = line.stop_playback()
         assert not line.is_playing
     assert mic.error is None
-    assert 0.0 < played < 5.0
+    assert 0.0 < played < 5.0, played
     start, end = voiced_span(heard.audio)
-    assert (end - start) / SAMPLE_RATE < 4.0
-    assert {len(c) for c in chunks} == {320} and chunks[0].dtype == np.int16
+    assert (end - start) / SAMPLE_RATE < 4.0, "the earpiece kept playing after stop_playback"
+    assert chunks, "the microphone stream delivered nothing"
+    assert {len(c) for c in chunks} == {320} and chunks[0].dtype == np.int16, {len(c) for c in chunks}
     assert peak_hz(np.concatenate(chunks).astype(np.float32)) == pytest.approx(880, rel=0.01)
 
 

@@ -183,8 +183,12 @@ class VirtualHeadset:
 
     # -- the trainee's side and the customer's side -------------------------------
 
-    def play_into_mic(self, audio: Audio, wait: bool = True) -> subprocess.Popen:
-        """Speak `audio` 'as the trainee' into the microphone (pacat into trainee_mic)."""
+    def play_into_mic(self, audio: Audio | str | os.PathLike, wait: bool = True) -> subprocess.Popen:
+        """Speak `audio` (or a WAV/FLAC file) 'as the trainee' into the microphone (pacat into trainee_mic)."""
+        if not isinstance(audio, Audio):
+            from voicesim.audiofile import load_audio
+
+            audio = load_audio(audio)
         proc = subprocess.Popen(
             ["pacat", "--playback", f"--server={self.server}", f"--device={MIC_SINK}",
              "--latency-msec=20", *_RAW_FORMAT],
