@@ -330,6 +330,8 @@ def test_no_audio_device_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-server/native")
     refresh_devices()
     try:
+        if list_devices():
+            pytest.skip(f"this machine has a sound card: {list_devices()[0].name}")
         with pytest.raises(NoAudioDeviceError, match=r"no audio output device .*--out"):
             Headset().play(tone(0.1))
         with pytest.raises(NoAudioDeviceError, match=r"no audio input device .*--replies"):

@@ -150,6 +150,11 @@ def _sounddevice():
     return sounddevice
 
 
+NO_DEVICES_FIXES = (
+    "plug in a headset, or start PulseAudio (`pulseaudio --start`), or use --replies / --out to work with WAV files"
+)
+"""What a user can do when there is no sound device at all."""
+
 _streams_open = 0
 _streams_lock = threading.Lock()
 
@@ -225,14 +230,22 @@ def refresh_devices() -> None:
     with _streams_lock:
         if _streams_open:
             return
-        sd._terminate()
-        sd._initialize()
+        if sd._initialized:
+            sd._terminate()
+        try:
+            sd._initialize()
+        except sd.PortAudioError as exc:
+            raise NoAudioDeviceError(f"PortAudio could not start ({exc}): {NO_DEVICES_FIXES}") from None
 
 
 def list_devices() -> list[DeviceInfo]:
     """Every input and output device PortAudio knows, in index order."""
     sd = _sounddevice()
-    hostapis = sd.query_hostapis()
+    try:
+        hostapis = sd.query_hostapis()
+        devices = sd.query_devices()
+    except sd.PortAudioError as exc:
+        raise NoAudioDeviceError(f"PortAudio cannot list sound devices ({exc}): {NO_DEVICES_FIXES}") from None
     default_in, default_out = _default_indexes(sd)
     return [
         DeviceInfo(
@@ -245,7 +258,7 @@ def list_devices() -> list[DeviceInfo]:
             is_default_input=i == default_in,
             is_default_output=i == default_out,
         )
-        for i, d in enumerate(sd.query_devices())
+        for i, d in enumerate(devices)
     ]
 
 

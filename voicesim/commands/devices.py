@@ -20,14 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicesim.headset import NoAudioDeviceError, list_devices
+    from voicesim.headset import NO_DEVICES_FIXES, NoAudioDeviceError, list_devices
 
     devices = list_devices()
     if not devices:
-        raise NoAudioDeviceError(
-            "no audio devices found: plug in a headset, or start PulseAudio (`pulseaudio --start`), "
-            "or use --replies / --out to work with WAV files"
-        )
+        raise NoAudioDeviceError(f"no audio devices found: {NO_DEVICES_FIXES}")
     if args.json:
         print(json.dumps([asdict(d) for d in devices], indent=2))
         return 0
