@@ -36,7 +36,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from os import PathLike
 from pathlib import Path
 from typing import Protocol
 
@@ -767,12 +766,12 @@ class FileLine:
     >>> line = FileLine(out_path="customer.wav", in_path=["reply1.wav", "reply2.wav"])  # doctest: +SKIP
     """
 
-    def __init__(self, out_path: str | PathLike | None = None,
-                 in_path: str | PathLike | Sequence[str | PathLike] | None = None) -> None:
+    def __init__(self, out_path: str | os.PathLike | None = None,
+                 in_path: str | os.PathLike | Sequence[str | os.PathLike] | None = None) -> None:
         self.out_path = Path(out_path) if out_path is not None else None
         if in_path is None:
             self.in_paths: list[Path] = []
-        elif isinstance(in_path, (str, PathLike)):
+        elif isinstance(in_path, (str, os.PathLike)):
             self.in_paths = [Path(in_path)]
         else:
             self.in_paths = [Path(p) for p in in_path]
