@@ -127,11 +127,19 @@ def customer_voice(setup: CallSetup, lines: Sequence[str]) -> Audio:
     from voicesim.tts import synthesize
 
     voice = setup.scenario.voice_settings()
+    rendered = [synthesize(text, lang=setup.lang, voice=voice) for text in lines]
+    if len(rendered) == 1:
+        return rendered[0]
+    # espeak pads every line with silence; at the joins it would add up to an unnatural pause.
     parts: list[Audio] = []
-    for text in lines:
+    for i, audio in enumerate(rendered):
+        bounds = speech_bounds(audio.samples)
+        lo, hi = (0.0, audio.duration_s) if bounds is None else bounds
+        lo = 0.0 if i == 0 else lo
+        hi = audio.duration_s if i == len(rendered) - 1 else hi
         if parts:
             parts.append(Audio.silence(LINE_GAP_S))
-        parts.append(synthesize(text, lang=setup.lang, voice=voice))
+        parts.append(Audio(audio.samples[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]))
     return Audio.concat(parts)
 
 

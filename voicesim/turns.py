@@ -290,4 +290,4 @@ def speech_bounds(samples: np.ndarray, settings: TurnSettings = TurnSettings()) 
     voiced = np.nonzero(db >= max(floor + settings.margin_db, settings.min_speech_dbfs))[0]
     if len(voiced) == 0:
         return None
-    return voiced[0] * FRAME_SAMPLES / SAMPLE_RATE, (voiced[-1] + 1) * FRAME_SAMPLES / SAMPLE_RATE
+    return float(voiced[0] * FRAME_SAMPLES / SAMPLE_RATE), float((voiced[-1] + 1) * FRAME_SAMPLES / SAMPLE_RATE)

@@ -1,0 +1,249 @@
+"""The live practice call end to end on the virtual headset (PulseAudio null sinks).
+
+The trainee is a thread that listens to the earpiece and, when the customer has
+finished a line, speaks a Piper recording into the trainee microphone, as a person
+would. Nothing is mocked: PortAudio, Vosk, espeak-ng and the call loop are real.
+"""
+
+from __future__ import annotations
+
+import _thread
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from virtual_headset import EARPIECE_MONITOR, VirtualHeadset, virtual_headset  # noqa: F401 (fixture)
+from voicesim.audio import SAMPLE_RATE, Audio
+from voicesim.audiofile import load_audio
+from voicesim.commands.practice import DEFAULT_SCENARIO, demo_replies
+from voicesim.liveview import LiveView
+from voicesim.turns import TurnSettings
+
+pytestmark = [pytest.mark.headset, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[1]
+BAD = [
+    "Well you must have typed the wrong address. That is not our problem.",
+    "Calm down. As I already told you, there is nothing I can do about it.",
+    "Are you even listening to me? Calm down, it is not that big a deal.",
+    "Look, calm down, you should have read the delivery terms.",
+]
+
+
+class Earpiece:
+    """Listens to what the customer says (parec on earpiece.monitor) and tells when a line is over."""
+
+    def __init__(self, vh: VirtualHeadset, raw: Path, stop: threading.Event) -> None:
+        self.raw = raw
+        self.stop = stop
+        self._out = open(raw, "wb")
+        self._proc = subprocess.Popen(
+            ["parec", f"--server={vh.server}", f"--device={EARPIECE_MONITOR}", "--latency-msec=20",
+             "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1"], stdout=self._out)
+        self._read = 0
+        self._voiced_until = -1.0
+        self._seen_voice = False
+
+    def _levels(self) -> None:
+        data = self.raw.read_bytes()[self._read * 2 :]
+        n = len(data) // 640
+        if not n:
+            return
+        frames = np.frombuffer(data[: n * 640], dtype=np.int16).reshape(n, 320).astype(np.float64) / 32768
+        db = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
+        for i, level in enumerate(db):
+            if level > -40:
+                self._voiced_until = (self._read + (i + 1) * 320) / SAMPLE_RATE
+                self._seen_voice = True
+        self._read += n * 320
+
+    def wait_started(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self._levels()
+            if self._seen_voice:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def wait_done(self, quiet_s: float = 1.0, timeout: float = 90.0) -> bool:
+        """Block until the customer speaks from now on and then stays quiet for `quiet_s`; True if so."""
+        # What the customer said while the trainee was still speaking (a line broken off) is past.
+        self._levels()
+        self._seen_voice = self._read / SAMPLE_RATE - self._voiced_until < 0.3
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self._levels()
+            if self._seen_voice and self._read / SAMPLE_RATE - self._voiced_until >= quiet_s:
+                self._seen_voice = False
+                return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=5)
+        self._out.close()
+
+
+class Trainee(threading.Thread):
+    """Speaks each reply into the microphone after the customer's line ends (or `barge_in_s` into it)."""
+
+    def __init__(self, vh: VirtualHeadset, replies: list[Audio], barge_in_s: float | None = None,
+                 silent_first_s: float = 0.0, then: callable | None = None) -> None:
+        super().__init__(daemon=True)
+        self.vh, self.replies, self.barge_in_s, self.silent_first_s, self.then = vh, replies, barge_in_s, silent_first_s, then
+        self.stop = threading.Event()
+        self.ear = Earpiece(vh, Path(vh.socket_path).parent / f"ear-{time.monotonic_ns()}.raw", self.stop)
+
+    def run(self) -> None:
+        try:
+            for i, reply in enumerate(self.replies):
+                if self.barge_in_s is not None and i == 0:
+                    self.ear.wait_started()
+                    time.sleep(self.barge_in_s)
+                else:
+                    if not self.ear.wait_done() or self.stop.is_set():
+                        return
+                    if i == 0 and self.silent_first_s:
+                        time.sleep(self.silent_first_s)  # say nothing: the customer should prompt
+                        self.ear.wait_done()
+                self.vh.play_into_mic(reply, wait=True)
+            if self.then is not None and not self.stop.is_set():
+                self.then()
+        finally:
+            self.ear.close()
+
+
+def hang_up_after_first_turn(sessions: Path, timeout: float = 90.0) -> None:
+    """Ctrl-C (in this process) once the session has its first finished turn."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sessions.glob("*/session.json"):
+            try:
+                if json.loads(path.read_text())["turns"]:
+                    time.sleep(0.5)
+                    _thread.interrupt_main()
+                    return
+            except ValueError:
+                pass
+        time.sleep(0.1)
+
+
+def live_call(replies: list[Audio], tmp_path: Path, vh, settings: TurnSettings = TurnSettings(), **trainee):
+    from voicesim.call import CallSetup, run_live
+    from voicesim.headset import Headset
+    from voicesim.session import SessionStore
+
+    setup = CallSetup.prepare(DEFAULT_SCENARIO, seed=0, trainee="live")
+    bot = Trainee(vh, replies, **trainee)
+    bot.start()
+    view = LiveView(io.StringIO(), tty=False)
+    try:
+        result = run_live(setup, Headset(), SessionStore(tmp_path), view, settings)
+    finally:
+        bot.stop.set()
+        bot.join(timeout=30)
+    data = json.loads((result.session_dir / "session.json").read_text())
+    return result, data, view.stream.getvalue()
+
+
+def piper(texts: list[str]) -> list[Audio]:
+    from trainee_voice import speak
+
+    return [speak(t) for t in texts]
+
+
+def test_a_well_answered_call_resolves(virtual_headset, tmp_path: Path):
+    replies = [load_audio(p) for p in demo_replies(DEFAULT_SCENARIO)]
+    result, data, shown = live_call(replies, tmp_path, virtual_headset)
+    assert result.outcome == "resolved", shown
+    assert data["mode"] == "live" and data["outcome"] == "resolved"
+    assert all(t["interruptions"] == 0 for t in data["turns"])
+    assert all(t["end_of_turn_latency_s"] is not None for t in data["turns"])
+    assert "sorry" in data["turns"][0]["trainee"]["text"]
+    audio, rate = sf.read(result.session_dir / "recording.wav")
+    assert audio.shape[1] == 2 and audio.shape[0] / rate > 20
+
+
+def test_blame_and_calm_down_end_in_a_hang_up(virtual_headset, tmp_path: Path):
+    result, data, shown = live_call(piper(BAD), tmp_path, virtual_headset)
+    assert result.outcome == "hung_up", shown
+    assert not data["turns"][0]["scorecard"]["checks"]["not_personal"]["passed"]
+
+
+def test_barge_in_is_detected_and_counted_against_calm_tone(virtual_headset, tmp_path: Path):
+    replies = piper(["I am sorry, I understand, could you tell me your order number?"])
+    result, data, shown = live_call(replies, tmp_path, virtual_headset, barge_in_s=1.5,
+                                    then=lambda: hang_up_after_first_turn(tmp_path))
+    first = data["turns"][0]
+    assert first["interruptions"] >= 1, shown
+    assert not first["scorecard"]["checks"]["calm_tone"]["passed"]
+    assert first["scorecard"]["tone"]["interruptions"] >= 1
+    assert result.outcome == "interrupted"
+
+
+def test_silence_prompts_the_customer(virtual_headset, tmp_path: Path):
+    replies = piper(["I am so sorry about that. How can I help you?"])
+    result, data, shown = live_call(replies, tmp_path, virtual_headset, TurnSettings(silence_timeout_s=2.0),
+                                    silent_first_s=2.5, then=lambda: hang_up_after_first_turn(tmp_path))
+    assert data["turns"], shown
+    prompts = data["turns"][0]["silence_prompts"]
+    assert prompts and prompts[0]["text"]
+
+
+def test_ctrl_c_mid_call_leaves_a_valid_session(virtual_headset, tmp_path: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicesim", "practice", "--trainee", "zoe", "--sessions-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **virtual_headset.env()},
+    )
+    bot = Trainee(virtual_headset, [load_audio(demo_replies(DEFAULT_SCENARIO)[0])])
+    bot.start()
+    session_json = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(tmp_path.glob("*/session.json"))
+        if found and json.loads(found[0].read_text())["turns"]:
+            session_json = found[0]
+            break
+        time.sleep(0.1)
+    assert session_json is not None, "no turn was recorded"
+    time.sleep(1.0)  # mid-way through the customer's answer
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    bot.stop.set()
+    bot.join(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    data = json.loads(session_json.read_text())
+    assert data["outcome"] == "interrupted" and len(data["turns"]) >= 1
+    assert data["turns"][0]["trainee"]["words"]
+    audio, _ = sf.read(session_json.parent / "recording.wav")
+    assert audio.shape[1] == 2
+    assert "Session saved" in out
+
+
+def test_a_device_that_disappears_mid_call_keeps_the_session(virtual_headset, tmp_path: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicesim", "practice", "--sessions-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **virtual_headset.env()},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/recording.wav")):
+        time.sleep(0.1)
+    time.sleep(1.5)  # the customer is talking
+    virtual_headset.kill()
+    out, err = proc.communicate(timeout=60)
+    lines = err.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and lines[0].startswith("voicesim: error:"), err
+    assert "saved in" in lines[0]
+    [session_json] = tmp_path.glob("*/session.json")
+    assert json.loads(session_json.read_text())["outcome"] == "device_lost"
