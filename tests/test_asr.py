@@ -19,7 +19,7 @@ from voicesim.wer import corpus_word_error_rate, edit_distance, normalize_words,
 
 AGENT_REPLIES = Path(__file__).parent / "data" / "agent_replies_en.txt"
 
-# Measured on vosk-model-small-en-us-0.15 (see BENCHMARKS.md "Speech I/O"); bounds leave margin.
+# Measured on vosk-model-small-en-us-0.15 when these tests were written; the bounds leave margin.
 JFK_MAX_WER = 0.15  # measured 0.045 ("ask" heard as "as")
 DIGITS_MAX_WER = 0.45  # measured 0.333 ("nine oh two one oh" heard as "nah no to i know")
 PIPER_MAX_WER = 0.08  # measured 0.022 over 24 agent replies (5 of 223 words; 0.031 before the dither seed)
