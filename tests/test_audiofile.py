@@ -146,3 +146,11 @@ def test_bad_file_gives_one_line_naming_the_file(case: str, jfk: Audio, tmp_path
     assert expected in message
     assert str(path) in message
     assert "\n" not in message
+
+
+def test_int16_float_round_trip_is_lossless():
+    from voicesim.audio import float_to_int16, int16_to_float
+
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    assert np.array_equal(float_to_int16(int16_to_float(every)), every)
+    assert float_to_int16(np.array([2.0, -2.0], dtype=np.float32)).tolist() == [32767, -32768]

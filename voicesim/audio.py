@@ -60,7 +60,9 @@ class Audio:
 
 
 def float_to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    # The same 32768 scale as int16_to_float, so int16 -> float -> int16 is lossless.
+    scaled = np.round(np.asarray(samples, dtype=np.float32) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
 def int16_to_float(samples: np.ndarray) -> np.ndarray:
