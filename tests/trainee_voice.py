@@ -30,7 +30,10 @@ def speak(text: str, length_scale: float = 1.0) -> Audio:
     from piper.config import SynthesisConfig
 
     voice = _voice()
-    chunks = list(voice.synthesize(text, syn_config=SynthesisConfig(length_scale=length_scale)))
+    # No sampling noise: Piper otherwise speaks each text a little differently every run,
+    # and the tests must hear the same trainee every time.
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(voice.synthesize(text, syn_config=config))
     rate = chunks[0].sample_rate
     samples = np.concatenate([c.audio_float_array for c in chunks])
     g = np.gcd(rate, SAMPLE_RATE)
