@@ -315,6 +315,8 @@ class Prefetcher:
         self._jobs: queue.Queue[tuple[Customer, str, TurnEvents] | None] = queue.Queue(maxsize=1)
         self._done: set[str] = set()
         self._closed = threading.Event()
+        self.idle = threading.Event()
+        """Set while nobody needs the CPU much (the customer is talking): warm at full speed."""
         self._thread = threading.Thread(target=self._work, name="voicesim-prefetch", daemon=True)
         self._thread.start()
         self._last = 0.0
@@ -340,8 +342,10 @@ class Prefetcher:
                     self._render(text)
                 except Exception:  # a line that fails now is rendered (or reported) when it is needed
                     continue
-                # Half duty: leave the CPU to the recognizer, which must keep up with the microphone.
-                self._closed.wait(time.monotonic() - began)
+                if not self.idle.is_set():
+                    # The trainee is speaking: a third of the time at most, so the recognizer
+                    # keeps up with the microphone and the guesses get rendered first.
+                    self._closed.wait(2 * (time.monotonic() - began))
 
         threading.Thread(target=work, name="voicesim-warm", daemon=True).start()
 
@@ -566,7 +570,13 @@ class LiveCall:
 
     # --- the conversation ----------------------------------------------------------------
 
+    def _warm_up(self) -> None:
+        """Run scoring once before the call, so its first real use pays no imports or set-up."""
+        noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.01
+        score(self.setup, Transcript.from_text("i am sorry when did it start"), Audio(noise), 0, None)
+
     def _converse(self, session: Session, stream) -> str:
+        self._warm_up()
         opening = self.customer.opening()
         turn = _LiveTurn(line=opening.text)
         self.view.customer(turn.line)
@@ -669,6 +679,13 @@ class LiveCall:
         """Run the loop while the customer speaks, handling barge-in per persona; returns (start_s, end_s)."""
         if not self.detector.heard_speech:
             self.detector.start_listening()
+        self.prefetcher.idle.set()
+        try:
+            return self._play_through(session, stream, turn, start, audio)
+        finally:
+            self.prefetcher.idle.clear()
+
+    def _play_through(self, session: Session, stream, turn: _LiveTurn, start: float, audio: Audio) -> tuple[float, float]:
         while self.line.is_playing:
             for event in self._pump(session, stream, turn, customer_playing=True):
                 if event.kind == BARGE_IN:
