@@ -109,7 +109,7 @@ def test_evidence_quotes_the_deciding_words_with_their_timings():
     assert [(e.text, e.start_s, e.end_s) for e in apology.evidence] == [("i'm really sorry about", 0.0, 1.9)]
     question = results["targeted_question"]
     assert question.passed
-    assert [(e.text, e.start_s, e.end_s) for e in question.evidence] == [("when did you", 3.0, 4.4)]
+    assert [(e.text, e.start_s, e.end_s) for e in question.evidence] == [("when did you order it", 3.0, 5.4)]
 
 
 def test_evidence_maps_split_and_expanded_words_back_to_the_spoken_word():

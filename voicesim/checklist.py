@@ -40,6 +40,8 @@ VIOLATION_COST = 0.6
 """Share of the not_personal score one full-weight violation takes; two take 84 %."""
 MAX_EVIDENCE = 3
 """At most this many quoted passages per check."""
+QUESTION_QUOTE_TOKENS = 10
+"""Longest quote of an unpunctuated question: enough to recognise it, short enough to read."""
 
 _SENTENCE_END = frozenset(".!?")
 _PAUSE = frozenset(",;:–—")
@@ -284,11 +286,20 @@ def _targeted_question(
     """`blocks`: question look-alikes and put-downs; a sentence holding one is no question."""
     cues = _sort_cues(rules, reply, pack)
     if cues.valid:
-        return _passed_by(rules, reply, cues.valid)
+        return _passed_by(rules, reply, [_whole_question(reply, m) for m in cues.valid])
     shaped = _question_by_shape(reply, pack, blocks, rising_end)
     if shaped:
         return _result(rules, reply, True, shaped[0], [shaped[1]], rules.reasons["shape"])
     return _cue_check(rules, reply, pack)
+
+
+def _whole_question(reply: Reply, cue: Match) -> Match:
+    """The cue ("when did") stretched to its sentence's end, so the debrief quotes the question.
+
+    ASR text has no sentence marks, so the stretch stops after QUESTION_QUOTE_TOKENS.
+    """
+    end = next((e for first, e, _ in reply.sentences if first <= cue.start < e), cue.end)
+    return Match(cue.start, max(cue.end, min(end, cue.start + QUESTION_QUOTE_TOKENS)), cue.pattern)
 
 
 def _question_by_shape(
