@@ -1,7 +1,7 @@
 """Audio path: corpus replies spoken by Piper, heard by Vosk, scored; the verdicts must agree
 with the typed text's on at least 90 % per check.
 
-The agreement table is printed (``pytest -s``) and written by ``scripts/bench_scoring --agreement``.
+The agreement table is printed (``pytest -s``) and written by ``scripts/bench_scoring``.
 """
 
 from __future__ import annotations
