@@ -108,6 +108,22 @@ def test_same_audio_gives_identical_transcript(digits: Audio, digits_text: Trans
     assert transcribe(digits, model=en_model) == digits_text
 
 
+def test_a_used_recognizer_gives_what_a_new_one_gives(jfk: Audio, digits: Audio, jfk_text, en_model) -> None:
+    """Vosk recognizers are pooled so their decoding graph stays built; the words and times must not notice."""
+    from voicesim import asr
+
+    asr._POOL._idle.pop(en_model, None)  # the next transcription starts from a new Vosk recognizer
+    fresh = transcribe(jfk, model=en_model)
+    [slot] = asr._POOL._idle[en_model]
+    transcribe(digits, model=en_model)
+    abandoned = Recognizer(en_model, partials=False)
+    abandoned.feed(digits.to_int16()[: len(digits.samples) // 2])
+    del abandoned  # dropped mid-turn: its half turn must not leak into the next one
+    used = transcribe(jfk, model=en_model)
+    assert asr._POOL._idle[en_model] == [slot] and slot.fed > 2 * len(jfk.samples)
+    assert fresh == used == jfk_text
+
+
 def test_silence_gives_no_words(en_model) -> None:
     result = transcribe(Audio.silence(2.0), model=en_model)
     assert (result.text, result.words, result.duration_s) == ("", (), 2.0)

@@ -31,6 +31,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import threading
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +50,16 @@ _LIBC = ctypes.CDLL(None)
 
 CHUNK_S = 0.25
 """Chunk length :func:`transcribe` feeds Vosk; endpoints are checked once per chunk."""
+
+MAX_POOLED_AUDIO_S = 1800.0
+"""Audio a pooled Vosk recognizer may have heard before it is dropped.
+
+Vosk adds each word's time to the recognizer's running sample count in single precision;
+below half an hour the error stays under 0.1 ms, so word times round to the same
+milliseconds however much the recognizer heard before.
+"""
+MAX_IDLE = 2
+"""Idle recognizers kept per model; each holds its share of the composed graph in memory."""
 
 
 @dataclass(frozen=True)
@@ -98,22 +110,85 @@ def model_for(lang: str = "en", model: vosk.Model | str | Path | None = None) ->
     return load_model(resolve_model_path(lang, None if model is None else str(model)))
 
 
+@dataclass
+class _Slot:
+    """A Vosk recognizer and how much audio it has heard (its clock counts from its creation)."""
+
+    vosk: vosk.KaldiRecognizer
+    rate: int
+    fed: int = 0
+    """Samples given to this Vosk recognizer since it was created."""
+
+
+class _Pool:
+    """Vosk recognizers that finished their work, kept to be used again.
+
+    Why: the small models decode with a graph (HCLr composed with Gr) that Vosk builds
+    lazily, state by state, and caches inside each recognizer. A new recognizer builds it
+    again from nothing; a used one finds most states it needs already built, and decodes
+    in about half the CPU time (scripts/bench_speech, "warm" rows). The result is the
+    same either way: the composition is deterministic and each turn starts Vosk's
+    feature pipeline afresh (see :meth:`Recognizer._final_result`).
+    """
+
+    def __init__(self) -> None:
+        self._idle: weakref.WeakKeyDictionary[vosk.Model, list[_Slot]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def take(self, model: vosk.Model, sample_rate: int) -> _Slot:
+        with self._lock:
+            slots = self._idle.get(model, [])
+            slot = next((s for s in slots if s.rate == sample_rate), None)
+            if slot is not None:
+                slots.remove(slot)
+                return slot
+        return _Slot(vosk.KaldiRecognizer(model, sample_rate), sample_rate)
+
+    def give_back(self, model_ref: weakref.ref, slot: _Slot) -> None:
+        model = model_ref()
+        if model is None or slot.fed / slot.rate > MAX_POOLED_AUDIO_S:
+            return
+        with self._lock:
+            slots = self._idle.setdefault(model, [])
+            if len(slots) < MAX_IDLE:
+                slots.append(slot)
+
+
+_POOL = _Pool()
+
+
 class Recognizer:
     """Streaming recognition of one turn at a time; feed 16 kHz mono int16 chunks from one thread.
 
-    `partials=False` skips the live-view guesses (cheaper) when only the finished turn matters.
+    `partials=False` skips the live-view guesses (cheaper) when only the finished turn matters;
+    `partial_words=False` keeps the guesses but without word timings, which lets Vosk
+    refresh them every chunk instead of about once a second.
+    The Vosk recognizer underneath comes from a pool and goes back to it when this
+    object is gone, so its decoding graph stays built (see :class:`_Pool`).
     """
 
-    def __init__(self, model: vosk.Model, sample_rate: int = SAMPLE_RATE, partials: bool = True) -> None:
-        self._vosk = vosk.KaldiRecognizer(model, sample_rate)
+    def __init__(self, model: vosk.Model, sample_rate: int = SAMPLE_RATE, partials: bool = True,
+                 partial_words: bool = True) -> None:
+        self._slot = _POOL.take(model, sample_rate)
+        weakref.finalize(self, _POOL.give_back, weakref.ref(model), self._slot)
+        self._vosk = self._slot.vosk
         self._vosk.SetWords(True)
-        self._vosk.SetPartialWords(partials)
+        self._vosk.SetPartialWords(partials and partial_words)
         self._rate = sample_rate
         self._partials = partials
-        self._fed = 0  # samples given to Vosk since it was created; its clock counts from there
-        self._turn_start = 0
+        self._final_result()  # a pooled recognizer may have been dropped mid-turn
+        self._turn_start = self._fed
         self._segments: list[Transcript] = []
         self._last_partial = ""
+
+    @property
+    def _fed(self) -> int:
+        """Samples given to Vosk since it was created; its word times count from there."""
+        return self._slot.fed
+
+    @_fed.setter
+    def _fed(self, value: int) -> None:
+        self._slot.fed = value
 
     @property
     def turn_duration_s(self) -> float:

@@ -508,11 +508,9 @@ class LiveCall:
         self.view = view
         self.settings = settings
         self.detector = TurnDetector(settings, setup.lang)
-        self.recognizer = Recognizer(setup.model)
-        # Word timings in partials make Vosk refresh them about once a second instead of
-        # every quarter second; the live view and the prefetch want fresh text, and the
-        # words with timings come from finish() anyway. (asr.Recognizer has no option for it.)
-        self.recognizer._vosk.SetPartialWords(False)
+        # The live view and the prefetch want fresh partial text; the words with timings
+        # come from finish() anyway.
+        self.recognizer = Recognizer(setup.model, partial_words=False)
         self.customer = Customer(setup.scenario, seed=setup.seed)
         self.prefetcher = Prefetcher(setup)
         self._chunks: queue.Queue[np.ndarray] = queue.Queue()
