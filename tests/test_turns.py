@@ -60,48 +60,41 @@ def test_keep_waiting_after_an_open_last_word_uses_the_long_hold():
 
 
 def test_thinking_pause_after_a_hold_word_does_not_end_the_turn():
+    """The loop's protocol: at the quick hold it flushes Vosk, finds "... and", keeps waiting."""
     det = TurnDetector(lang="en")
     events = feed_all(det, tone(1.0))
-    events += feed_all(det, silence(0.06), step=320)
-    det.note_partial("i understand and")  # heard during the silence
-    events += feed_all(det, silence(0.5))
-    assert END_OF_TURN not in kinds(events)
+    events += feed_all(det, silence(0.2), step=320)
+    assert kinds(events) == [SPEECH_START, END_OF_TURN]
+    assert det.ends_open("i understand and")
+    det.keep_waiting()
+    events += feed_all(det, silence(0.3))
     events += feed_all(det, tone(0.8))
     events += feed_all(det, silence(0.5))
-    assert kinds(events) == [SPEECH_START, END_OF_TURN]
-    assert events[-1].speech_end_s == pytest.approx(2.36, abs=0.03)
-
-
-def test_a_stale_partial_from_before_the_silence_is_ignored():
-    det = TurnDetector()
-    events = feed_all(det, tone(1.0))
-    det.note_partial("so the")  # lags the audio: says nothing about how the speech ended
-    events += feed_all(det, silence(0.3), step=320)
-    assert events[-1].kind == END_OF_TURN
-    assert events[-1].at_s - events[-1].speech_end_s == pytest.approx(TurnSettings().quick_hold_s, abs=0.021)
-
-
-def test_finished_phrase_ends_after_the_quick_hold():
-    det = TurnDetector()
-    events = feed_all(det, tone(1.0))
-    events += feed_all(det, silence(0.04), step=320)
-    det.note_partial("how can i help you")
-    events += feed_all(det, silence(0.6), step=320)
-    end = events[-1]
-    assert end.kind == END_OF_TURN
-    assert end.at_s - end.speech_end_s == pytest.approx(TurnSettings().quick_hold_s, abs=0.021)
+    assert kinds(events) == [SPEECH_START, END_OF_TURN, END_OF_TURN]
+    assert events[-1].speech_end_s == pytest.approx(2.3, abs=0.03)
 
 
 def test_vosk_final_ends_the_turn_at_once():
     det = TurnDetector()
     events = feed_all(det, tone(1.0))
-    events += feed_all(det, silence(0.04), step=320)
-    det.note_partial("so the")
-    events += feed_all(det, silence(0.3), step=320)
+    events += feed_all(det, silence(0.06), step=320)
     assert END_OF_TURN not in kinds(events)
     det.note_final("so the parcel is late")
     events += det.feed(silence(0.02), customer_playing=False)
     assert kinds(events)[-1] == END_OF_TURN
+    assert events[-1].at_s - events[-1].speech_end_s < TurnSettings().quick_hold_s
+
+
+def test_vosk_final_ending_open_holds_the_turn():
+    det = TurnDetector()
+    events = feed_all(det, tone(1.0))
+    events += feed_all(det, silence(0.06), step=320)
+    det.note_final("i can see the order here and")
+    events += feed_all(det, silence(0.4), step=320)
+    assert END_OF_TURN not in kinds(events)
+    events += feed_all(det, silence(0.4), step=320)
+    assert events[-1].kind == END_OF_TURN
+    assert events[-1].at_s - events[-1].speech_end_s == pytest.approx(TurnSettings().end_hold_s, abs=0.021)
 
 
 def test_a_short_blip_is_not_a_turn():
@@ -162,7 +155,7 @@ def test_piper_speech_with_a_thinking_pause_is_one_turn(en_model):
     otherwise the customer starts, and breaks off if the trainee goes on within the grace period."""
     from trainee_voice import speak
 
-    from voicesim.asr import Final, Partial, Recognizer
+    from voicesim.asr import Final, Recognizer
 
     first = speak("I can see the order here, and").samples
     second = speak("I will send you a written confirmation today.").samples
@@ -174,9 +167,7 @@ def test_piper_speech_with_a_thinking_pause_is_one_turn(en_model):
         chunk = pcm[i : i + 320]
         events = det.feed(chunk, customer_playing=False)
         result = rec.feed(chunk)
-        if isinstance(result, Partial):
-            det.note_partial(result.text)
-        elif isinstance(result, Final):
+        if isinstance(result, Final):
             det.note_final(result.transcript.text)
         for event in events:
             if event.kind == SPEECH_START and accepted and event.at_s - accepted[-1].at_s < grace:

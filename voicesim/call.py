@@ -736,7 +736,6 @@ class LiveCall:
         result = self.recognizer.feed(chunk)
         if isinstance(result, Partial):
             self._partial = result.text
-            self.detector.note_partial(result.text)
         elif isinstance(result, Final):
             self.detector.note_final(result.transcript.text)
         for event in events:

@@ -2,9 +2,9 @@
 
 Pure logic over 16 kHz audio frames: no devices, no clocks. The call loop feeds
 every microphone chunk with :meth:`TurnDetector.feed`, tells it whether the
-customer is speaking right now, and passes on what Vosk hears with
-:meth:`TurnDetector.note_partial` / :meth:`TurnDetector.note_final`. Times in
-events are seconds of audio fed so far, so tests can use synthetic audio.
+customer is speaking right now, and passes on the segments Vosk closes with
+:meth:`TurnDetector.note_final`. Times in events are seconds of audio fed so
+far, so tests can use synthetic audio.
 
 >>> import numpy as np
 >>> det = TurnDetector(TurnSettings())
@@ -17,12 +17,15 @@ How the end of a turn is decided (why two holds): people leave about 200 ms
 between turns, but pause to think in the middle of a sentence, mostly after a
 filler or a word that promises more ("um", "and", "because", "the"). So after
 speech the turn ends after ``quick_hold_s`` (0.16 s) of silence, or ``end_hold_s``
-(0.7 s) when the words so far promise more: a partial transcript heard during
-the silence, or the call loop's :meth:`keep_waiting` after it flushed the
-recognizer and found such a last word. A final result from Vosk's endpointer
-during the silence ends the turn at once. After END_OF_TURN the detector waits
-for the call loop: :meth:`start_listening` (the customer answers) or
-:meth:`keep_waiting`.
+(0.7 s) when the words so far promise more. Which words those are comes from Vosk
+itself: the call loop flushes the recognizer at END_OF_TURN and, if the last word is
+open, calls :meth:`keep_waiting`; a final result from Vosk's endpointer during the
+silence ends the turn at once, or holds it when it ends open. Live partial transcripts
+are not used for this: they lag the audio by a few hundred ms, so in the silence a
+partial often still ends on a word the trainee has already followed ("... must be
+for" before "you"), which used to hold finished turns for the long hold. After
+END_OF_TURN the detector waits for the call loop: :meth:`start_listening` (the
+customer answers) or :meth:`keep_waiting`.
 """
 
 from __future__ import annotations
@@ -151,21 +154,13 @@ class TurnDetector:
         self._expect_more = True
         self._final_seen = False
 
-    def note_partial(self, text: str) -> None:
-        """The live transcript so far. Heard during the trailing silence, it tells which hold applies.
-
-        Vosk's partials lag the audio by a few hundred ms, so only a partial that arrives
-        after the speech stopped says how the speech ended; older ones are ignored.
-        """
-        words = text.lower().split()
-        if words and self._in_silence():
-            self._expect_more = words[-1] in self._hold_words
-
     def note_final(self, text: str) -> None:
-        """Vosk's endpointer closed an utterance: a second end-of-turn signal."""
-        if text.strip():
-            self.note_partial(text)
-            self._final_seen = True
+        """Vosk's endpointer closed an utterance: a second end-of-turn signal, or a hold if it ends open."""
+        if not text.strip():
+            return
+        if self._in_silence():
+            self._expect_more = self.ends_open(text)
+        self._final_seen = True
 
     def ends_open(self, text: str) -> bool:
         """True when the last word of `text` promises more (a filler, "and", "because", "the")."""
