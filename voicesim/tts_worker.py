@@ -15,8 +15,8 @@ Why a fresh process per line rather than one long-lived engine:
 - pyttsx3's run loop is not re-entrant and espeak-ng cannot be initialised twice in
   one process; here each process initialises once and runs the loop once, away from
   the caller's threads.
-- pyttsx3's ``runAndWait`` returns while espeak-ng is still speaking (see
-  :func:`render`), which a one-shot process can simply wait out.
+- espeak-ng runs in synchronous mode (see :func:`_make_synchronous`), so one process speaks
+  one line on one thread, in the order the settings were made.
 
 Only the standard library and pyttsx3 are imported, to keep the start cheap (~50 ms).
 """
@@ -66,6 +66,7 @@ def start_engine():
         import pyttsx3
         from pyttsx3.drivers import _espeak
 
+        _make_synchronous(_espeak)
         engine = pyttsx3.init("espeak")
     except (ImportError, OSError, RuntimeError) as exc:
         raise LineProblem(f"espeak-ng is not usable: pyttsx3 cannot load libespeak-ng.so.1 ({exc}); {INSTALL_HINT}") from None
@@ -75,6 +76,35 @@ def start_engine():
             "point it at a library whose soname is libespeak-ng.so.1, or unset it"
         )
     return engine
+
+
+def _make_synchronous(espeak) -> None:
+    """Run espeak-ng in AUDIO_OUTPUT_SYNCHRONOUS mode under pyttsx3, which asks for RETRIEVAL.
+
+    Why: in RETRIEVAL mode espeak-ng speaks on a thread of its own and applies rate,
+    pitch and volume from a queue on that thread, while a voice change runs at once on
+    the caller's; the two threads race over espeak-ng's unlocked globals, and on a
+    loaded machine the same line now and then came out with other pauses (about one
+    scripted call in ten differed in a customer line's length by 0.2 s). In
+    SYNCHRONOUS mode every call runs on the calling thread, in the order made.
+
+    espeak-ng sends its end-of-message event only from the speaking thread, so in this
+    mode the line ends without it; pyttsx3's driver writes the WAV and ends its loop on
+    that event, so it is delivered here once Synth has returned with the whole line.
+    """
+    initialize, synth = espeak.Initialize, espeak.Synth
+
+    def initialize_synchronous(_output, *args, **kwargs):
+        return initialize(espeak.AUDIO_OUTPUT_SYNCHRONOUS, *args, **kwargs)
+
+    def synth_then_end(*args, **kwargs):
+        synth(*args, **kwargs)
+        events = (espeak.EVENT * 2)()
+        events[0].type = espeak.EVENT_MSG_TERMINATED
+        events[1].type = espeak.EVENT_LIST_TERMINATED
+        espeak.SynthCallback(None, 0, events)
+
+    espeak.Initialize, espeak.Synth = initialize_synchronous, synth_then_end
 
 
 def _preload(library: str) -> ctypes.CDLL:
@@ -101,9 +131,8 @@ def render(engine, request: dict) -> None:
     engine.setProperty("volume", request["volume"])
     engine.save_to_file(request["text"], request["wav"])
     engine.runAndWait()
-    # pyttsx3 2.99 queues its end-of-loop before the utterance, and AUDIO_OUTPUT_RETRIEVAL
-    # makes espeak-ng speak on a thread of its own: runAndWait returns ~10 ms after the
-    # line starts. The driver sends finished-utterance once it has written the WAV.
+    # The driver sends finished-utterance once it has written the WAV; in synchronous mode
+    # that happens before runAndWait returns, the wait guards a pyttsx3 that behaves otherwise.
     if not errors and not finished.wait(LINE_TIMEOUT_S):
         raise LineProblem(f"espeak-ng did not finish speaking within {LINE_TIMEOUT_S:.0f} s; check `espeak-ng 'hello'` works")
     if errors:
