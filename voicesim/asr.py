@@ -177,27 +177,18 @@ class Recognizer:
         self._rate = sample_rate
         self._partials = partials
         self._final_result()  # a pooled recognizer may have been dropped mid-turn
-        self._turn_start = self._fed
+        self._turn_start = self._slot.fed
         self._segments: list[Transcript] = []
         self._last_partial = ""
 
     @property
-    def _fed(self) -> int:
-        """Samples given to Vosk since it was created; its word times count from there."""
-        return self._slot.fed
-
-    @_fed.setter
-    def _fed(self, value: int) -> None:
-        self._slot.fed = value
-
-    @property
     def turn_duration_s(self) -> float:
-        return (self._fed - self._turn_start) / self._rate
+        return (self._slot.fed - self._turn_start) / self._rate
 
     def feed(self, chunk: np.ndarray | bytes) -> Partial | Final | None:
         """Add audio; returns a closed segment, a changed partial text, or None (nothing new)."""
         pcm = _pcm16_bytes(chunk)
-        self._fed += len(pcm) // 2
+        self._slot.fed += len(pcm) // 2
         if self._vosk.AcceptWaveform(pcm):
             segment = self._transcript(json.loads(self._vosk.Result()).get("result", []))
             if not segment.words:
@@ -238,7 +229,7 @@ class Recognizer:
         return json.loads(self._vosk.FinalResult()).get("result", [])
 
     def _start_turn(self) -> None:
-        self._turn_start = self._fed
+        self._turn_start = self._slot.fed
         self._segments = []
         self._last_partial = ""
 
