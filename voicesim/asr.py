@@ -55,8 +55,8 @@ MAX_POOLED_AUDIO_S = 1800.0
 """Audio a pooled Vosk recognizer may have heard before it is dropped.
 
 Vosk adds each word's time to the recognizer's running sample count in single precision;
-below half an hour the error stays under 0.1 ms, so word times round to the same
-milliseconds however much the recognizer heard before.
+below half an hour that is off by about 0.1 ms at most, far from the 0.5 ms that would
+change a time rounded to milliseconds, whatever the recognizer heard before.
 """
 MAX_IDLE = 2
 """Idle recognizers kept per model; each holds its share of the composed graph in memory."""
@@ -126,7 +126,7 @@ class _Pool:
     Why: the small models decode with a graph (HCLr composed with Gr) that Vosk builds
     lazily, state by state, and caches inside each recognizer. A new recognizer builds it
     again from nothing; a used one finds most states it needs already built, and decodes
-    in about half the CPU time (scripts/bench_speech, "warm" rows). The result is the
+    in about half the CPU time (scripts/bench_speech, "used recognizer" rows). The result is the
     same either way: the composition is deterministic and each turn starts Vosk's
     feature pipeline afresh (see :meth:`Recognizer._final_result`).
     """

@@ -84,8 +84,8 @@ def _make_synchronous(espeak) -> None:
     Why: in RETRIEVAL mode espeak-ng speaks on a thread of its own and applies rate,
     pitch and volume from a queue on that thread, while a voice change runs at once on
     the caller's; the two threads race over espeak-ng's unlocked globals, and on a
-    loaded machine the same line now and then came out with other pauses (about one
-    scripted call in ten differed in a customer line's length by 0.2 s). In
+    loaded machine the same line now and then came out with other pauses (2 of 48
+    same-seed scripted calls differed in a customer line's length by 0.2 s). In
     SYNCHRONOUS mode every call runs on the calling thread, in the order made.
 
     espeak-ng sends its end-of-message event only from the speaking thread, so in this
