@@ -6,16 +6,26 @@ counts per split.
 """
 
 import csv
-import tomllib
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
-HEADER = ["id", "split", "scenario", "text", "understanding", "not_personal",
-          "targeted_question", "written_agreement", "apology", "note"]
+HEADER = [
+    "id",
+    "split",
+    "scenario",
+    "text",
+    "understanding",
+    "not_personal",
+    "targeted_question",
+    "written_agreement",
+    "apology",
+    "note",
+]
 CHECKS = HEADER[4:9]
 SPLITS = {"train", "dev", "test"}
 
@@ -47,14 +57,18 @@ def test_rows_are_well_formed(lang: str) -> None:
     ids: set[str] = set()
     for n, row in enumerate(rows[1:], start=2):
         where = f"checks_{lang}.tsv line {n}"
-        assert len(row) == len(HEADER), f"{where}: {len(row)} fields, expected {len(HEADER)}"
+        assert len(row) == len(HEADER), (
+            f"{where}: {len(row)} fields, expected {len(HEADER)}"
+        )
         rid, split, scenario, text, *labels, _note = row
         assert rid not in ids, f"{where}: duplicate id {rid}"
         ids.add(rid)
         assert split in SPLITS, f"{where}: split {split!r} not in {sorted(SPLITS)}"
         assert scenario in scenarios, f"{where}: unknown scenario {scenario!r}"
         assert text.strip(), f"{where}: empty text"
-        assert all(v in ("0", "1") for v in labels), f"{where}: labels {labels} must be 0/1"
+        assert all(v in ("0", "1") for v in labels), (
+            f"{where}: labels {labels} must be 0/1"
+        )
 
 
 @pytest.mark.parametrize("lang", ["en", "de"])
@@ -74,9 +88,13 @@ def test_every_split_has_both_labels_for_every_check(lang: str) -> None:
             counts[row[1], check, value] += 1
     print(f"\nchecks_{lang}.tsv label counts (1/0):")
     for split in ("train", "dev", "test"):
-        cells = ", ".join(f"{c} {counts[split, c, '1']}/{counts[split, c, '0']}" for c in CHECKS)
+        cells = ", ".join(
+            f"{c} {counts[split, c, '1']}/{counts[split, c, '0']}" for c in CHECKS
+        )
         print(f"  {split:5}: {cells}")
     for split in SPLITS:
         for check in CHECKS:
             for value in ("0", "1"):
-                assert counts[split, check, value], f"{split} has no {check}={value} row"
+                assert counts[split, check, value], (
+                    f"{split} has no {check}={value} row"
+                )
