@@ -145,3 +145,12 @@ def test_ctrl_c_mid_answer_ends_the_call_as_interrupted_with_the_session_saved(s
     assert "Session saved in" in shown and data["debrief"]
     audio, rate = sf.read(result.session_dir / "recording.wav")
     assert audio.shape[1] == 2 and audio.shape[0] / rate >= line.now()
+
+
+def test_the_same_script_gives_the_same_session(setup, tmp_path: Path):
+    reply = speak("I am so sorry that your order has not arrived yet")
+    sessions = []
+    for run in ("a", "b"):
+        _, data, _, _ = call(setup, [Say(reply, gap_s=0.4), CTRL_C_INTO_ANSWER], tmp_path / run)
+        sessions.append({k: v for k, v in data.items() if k not in ("started_at", "ended_at")})
+    assert sessions[0] == sessions[1] and sessions[0]["turns"]
