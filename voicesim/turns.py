@@ -52,7 +52,6 @@ NOISE_CEILING_DBFS = -35.0
 """The floor never rises above this, so a long stretch of loud speech stays speech."""
 
 
-
 class TurnEventKind(StrEnum):
     """What the detector noticed; str-valued, so logs and JSON read as plain words."""
 
@@ -63,7 +62,11 @@ class TurnEventKind(StrEnum):
     SILENCE_TIMEOUT = "silence_timeout"
 
 
-SPEECH_START, END_OF_TURN, BARGE_IN, SILENCE_TIMEOUT = TurnEventKind
+# Short names, as the detector and its tests use them.
+SPEECH_START = TurnEventKind.SPEECH_START
+END_OF_TURN = TurnEventKind.END_OF_TURN
+BARGE_IN = TurnEventKind.BARGE_IN
+SILENCE_TIMEOUT = TurnEventKind.SILENCE_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from voicesim.session import (
 )
 from voicesim.transcript import Transcript
 from voicesim.turns import TurnDetector, TurnEvent, TurnEventKind, TurnSettings
+
+if TYPE_CHECKING:
+    from voicesim.headset import Line
 
 TALKS_OVER_FROM = "angry"
 """Anger level from which the customer talks over a trainee who interrupts; below it they stop and listen."""
@@ -83,7 +87,7 @@ class LiveCall:
     input stream on the wall clock; a line on a manual clock can be its own microphone.
     """
 
-    def __init__(self, setup: CallSetup, line, store: SessionStore, view: LiveView,
+    def __init__(self, setup: CallSetup, line: Line, store: SessionStore, view: LiveView,
                  settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
                  prefetch: bool = True) -> None:
         from voicesim.asr import Recognizer
@@ -325,7 +329,7 @@ class LiveCall:
         return round_s(max(0.0, turn.speech_start_s - turn.heard[1]))
 
 
-def run_live(setup: CallSetup, line, store: SessionStore, view: LiveView | None = None,
+def run_live(setup: CallSetup, line: Line, store: SessionStore, view: LiveView | None = None,
              settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
              prefetch: bool = True) -> CallResult:
     """The call on a streaming line (a headset), until it ends or Ctrl-C."""
