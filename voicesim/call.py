@@ -37,10 +37,12 @@ import numpy as np
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.customer import Customer, CustomerReaction, TurnEvents
-from voicesim.debrief import Debrief, build_debrief, debrief_to_json, format_debrief
+from voicesim.assessment import CallAssessment, ScenarioFacts, assess, assessment_json, principles_json, turn_context
+from voicesim.debrief import Debrief, build_debrief, debrief_to_json, format_debrief, wording
 from voicesim.errors import VoicesimError
 from voicesim.liveview import LiveView
 from voicesim.scenario import Scenario
+from voicesim.scorecard import CheckResult, Evidence, Scorecard
 from voicesim.session import DEVICE_LOST, INTERRUPTED, Session, SessionMeta, SessionStore
 from voicesim.transcript import Transcript, Word
 from voicesim.turns import (
@@ -109,14 +111,18 @@ class CallResult:
     """resolved | hung_up | turn_limit, or interrupted (Ctrl-C) / device_lost."""
     turns: int
     overall: int | None
-    """Mean of the replies' overall scores, 0-100; None without replies."""
+    """The call's mark from its assessment, 0-100; None without replies."""
     debrief: Debrief
     latencies_s: tuple[float, ...] = ()
     """End-of-turn latency of each answered turn (live calls only)."""
+    assessment: CallAssessment | None = None
+    """The verdict per principle over the whole call."""
 
     def to_json(self) -> dict[str, Any]:
         """The --json contract of `voicesim practice`."""
-        return {"session_dir": str(self.session_dir), "outcome": self.outcome, "turns": self.turns, "overall": self.overall}
+        principles = principles_json(self.assessment) if self.assessment else {}
+        return {"session_dir": str(self.session_dir), "outcome": self.outcome, "turns": self.turns,
+                "overall": self.overall, "principles": principles}
 
 
 # --- pieces shared by both modes ---------------------------------------------------------
@@ -179,10 +185,16 @@ def card_json(card) -> dict[str, Any]:
     return json.loads(scorecard_to_json(card))
 
 
-def call_overall(turns: Sequence[dict[str, Any]]) -> int | None:
-    """The call's score: the mean of its replies' overall scores, rounded half up."""
-    scores = [t["scorecard"]["overall"] for t in turns if t.get("scorecard")]
-    return int(sum(scores) / len(scores) + 0.5) if scores else None
+def call_cards(turns: Sequence[dict[str, Any]]) -> list[Scorecard]:
+    """The replies' scorecards as typed values again (until turn records are typed: branch restructure)."""
+    return [
+        Scorecard(
+            lang=c["lang"], transcript=c["transcript"], tone=dict(c["tone"]), overall=c["overall"],
+            checks={cid: CheckResult(cid, r["passed"], r["score"], tuple(Evidence(**e) for e in r["evidence"]), r["tip"])
+                    for cid, r in c["checks"].items()},
+        )
+        for c in (t["scorecard"] for t in turns if t.get("scorecard"))
+    ]
 
 
 def words_json(words: Sequence[Word], offset_s: float) -> list[dict[str, Any]]:
@@ -211,16 +223,19 @@ def _r(x: float | None) -> float | None:
 
 def finish_call(setup: CallSetup, session: Session, view: LiveView, outcome: str,
                 latencies: Sequence[float] = ()) -> CallResult:
-    """Score the call as a whole, write the debrief into the session, show it."""
-    cards = [t["scorecard"] for t in session.turns if t.get("scorecard")]
-    overall = call_overall(session.turns)
-    debrief = build_debrief(cards, outcome=outcome, lang=setup.lang)
-    session.finish(outcome, overall, debrief_to_json(debrief))
-    view.scorecard(cards, outcome, overall)
+    """Judge the call as a whole (voicesim.assessment), write verdicts and debrief into the session, show them."""
+    from voicesim.assessment import load_rules
+
+    cards = call_cards(session.turns)
+    contexts = [turn_context(t) for t in session.turns if t.get("scorecard")]
+    call = assess(cards, contexts, ScenarioFacts.of(setup.scenario), load_rules(), wording(setup.lang)["verdicts"])
+    debrief = build_debrief(cards, call, outcome=outcome)
+    session.finish(outcome, call.overall, debrief_to_json(debrief), assessment_json(call))
+    view.scorecard(debrief)
     view.lines(format_debrief(debrief))
     view.notice(f"Session saved in {session.folder}")
     view.close()
-    return CallResult(session.folder, outcome, len(session.turns), overall, debrief, tuple(latencies))
+    return CallResult(session.folder, outcome, len(session.turns), call.overall, debrief, tuple(latencies), call)
 
 
 # --- scripted calls ------------------------------------------------------------------------

@@ -245,11 +245,14 @@ class Session:
         self.data["turns"].append(turn)
         self._save()
 
-    def finish(self, outcome: str, overall: int | None, debrief: dict[str, Any] | None = None) -> None:
-        """The call is over: outcome, the call's overall score, the debrief."""
+    def finish(self, outcome: str, overall: int | None, debrief: dict[str, Any] | None = None,
+               assessment: dict[str, Any] | None = None) -> None:
+        """The call is over: outcome, the call's overall score, the debrief, the verdict per principle."""
         self.data.update(outcome=outcome, overall=overall, ended_at=utc_now())
         if debrief is not None:
             self.data["debrief"] = debrief
+        if assessment is not None:
+            self.data["assessment"] = assessment
         self.recording.close()
         self._save()
 
