@@ -136,6 +136,8 @@ class _Finding:
     met: bool | None
     reply: int | None = None
     credit: float = 0.0
+    also: tuple[int, ...] = ()
+    """Later replies that broke it too (every-reply principles): the debrief quotes each slip."""
 
 
 # --- the verdicts ---------------------------------------------------------------------------
@@ -173,9 +175,17 @@ def _passed(card: Scorecard, check_id: str) -> bool:
 
 def _solution_reply(cards: Sequence[Scorecard], turns: Sequence[TurnContext], offers: tuple[str, ...]) -> int | None:
     for i, (card, turn) in enumerate(zip(cards, turns), 1):
-        if turn.agreed or mentions(card.transcript, offers):
+        if turn.agreed or mentions(_without_writing(card), offers):
             return i
     return None
+
+
+def _without_writing(card: Scorecard) -> str:
+    """The reply minus its promise of writing: "I'll send you an e-mail" offers no solution by itself."""
+    text = card.transcript.lower()
+    for evidence in card.checks["written_agreement"].evidence if "written_agreement" in card.checks else ():
+        text = text.replace(evidence.text.lower(), " ")
+    return text
 
 
 def _understanding(cards: Sequence[Scorecard], by_reply: int, late_credit: float) -> _Finding:
@@ -192,7 +202,7 @@ def _every_reply(cards: Sequence[Scorecard], check_id: str) -> _Finding:
         return _Finding("no_replies", None)
     broken = [i for i, card in enumerate(cards, 1) if check_id in card.checks and not _passed(card, check_id)]
     if broken:
-        return _Finding(f"{check_id}_broken", False, broken[0])
+        return _Finding(f"{check_id}_broken", False, broken[0], also=tuple(broken[1:]))
     return _Finding(f"{check_id}_kept", True, None, 1.0)
 
 
@@ -243,7 +253,8 @@ def _word(check_id: str, found: _Finding, cards: Sequence[Scorecard], turns: Seq
     template = wording.get(found.code)
     if template is None:
         raise ValueError(f"the debrief wording has no [verdicts] {found.code}")
-    why = template.format(reply=found.reply, quote=quote or "", n=len(cards), solution=solution)
+    more = "".join(wording["also"].format(reply=j, quote=_quote(cards[j - 1], check_id)) for j in found.also)
+    why = template.format(reply=found.reply, quote=quote or "", n=len(cards), solution=solution, more=more)
     return PrincipleVerdict(check_id, found.met, found.reply, quote, at_s, found.code, why, found.credit)
 
 

@@ -50,7 +50,7 @@ class PrincipleNote:
     went_well: str | None
     """What went well, quoting the trainee; None when the principle was not met."""
     try_next: str | None
-    """What to try next time; None when the principle was met or not expected."""
+    """What to try next time (the verdict, then the coaching tip); None when met or not expected."""
     not_expected: str | None = None
     """Why the principle did not count in this call; None when it did."""
 
@@ -95,9 +95,16 @@ def _note(verdict: PrincipleVerdict, cards: Sequence[Scorecard], text: dict[str,
         passed=sum(1 for r in results if r.passed),
         replies=len(results),
         went_well=verdict.why if verdict.met is True else None,
-        try_next=verdict.why if verdict.met is False else None,
+        try_next=_try_next(verdict, cards) if verdict.met is False else None,
         not_expected=verdict.why if verdict.met is None else None,
     )
+
+
+def _try_next(verdict: PrincipleVerdict, cards: Sequence[Scorecard]) -> str:
+    """The verdict, then the scorecard's coaching tip: what happened, then how to do it."""
+    card = cards[(verdict.reply or len(cards)) - 1]
+    tip = card.checks[verdict.check_id].tip if verdict.check_id in card.checks else ""
+    return f"{verdict.why} {tip}".strip()
 
 
 def debrief_to_json(debrief: Debrief) -> dict[str, Any]:
