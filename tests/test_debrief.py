@@ -121,6 +121,9 @@ def test_no_replies_says_so(rules):
     assert d.notes == () and d.overall is None
     assert "nothing to debrief" in format_debrief(d)[1]
     assert debrief_to_json(d) == {"notes": [], "closing": d.closing}
+    view = LiveView(io.StringIO(), tty=False)
+    view.scorecard(d)
+    assert view.stream.getvalue().splitlines()[1] == "Call ended: stopped early. Overall -/100 over 0 replies."
 
 
 def test_every_slip_of_an_every_reply_principle_is_quoted(rules):

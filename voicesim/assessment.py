@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 # An offer is heard the way the customer hears a proposal: a phrase at a word start.
 from voicesim.customer import _mentions as mentions
@@ -41,6 +41,9 @@ from voicesim.customer import load_rules as load_customer_rules
 from voicesim.customer import read_rule_file
 from voicesim.errors import VoicesimError
 from voicesim.scorecard import CHECK_IDS, Scorecard
+
+if TYPE_CHECKING:
+    from voicesim.scenario import Scenario
 
 RULES_FILE = "assessment.toml"
 EVERY_REPLY = ("not_personal", "calm_tone")
@@ -74,8 +77,7 @@ class ScenarioFacts:
     """True when an apology is owed."""
 
     @classmethod
-    def of(cls, scenario: Any) -> "ScenarioFacts":
-        """From a voicesim.scenario.Scenario."""
+    def of(cls, scenario: Scenario) -> "ScenarioFacts":
         return cls(lang=scenario.lang, company_at_fault=bool(scenario.company_at_fault))
 
 
@@ -152,11 +154,10 @@ def assess(cards: Sequence[Scorecard], turns: Sequence[TurnContext] | None, fact
     solution = _solution_reply(cards, turns, rules.offers.get(facts.lang, ()))
     findings = {
         "understanding": _understanding(cards, rules.understanding_by_reply, rules.mistimed_credit),
-        "not_personal": _every_reply(cards, "not_personal"),
         "targeted_question": _question(cards, solution, rules.mistimed_credit),
         "written_agreement": _writing(cards, solution, rules.mistimed_credit),
         "apology": _apology(cards, facts.company_at_fault),
-        "calm_tone": _every_reply(cards, "calm_tone"),
+        **{check_id: _every_reply(cards, check_id) for check_id in EVERY_REPLY},
     }
     verdicts = tuple(_word(cid, findings[cid], cards, turns, solution, wording) for cid in CHECK_IDS)
     overall, capped = _overall(verdicts, rules) if cards else (None, ())
