@@ -15,9 +15,12 @@ written, so the output reads as a plain transcript of the call.
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from voicesim.scorecard import CHECK_IDS, Scorecard
+
+if TYPE_CHECKING:
+    from voicesim.debrief import Debrief
 
 CLEAR_LINE = "\r\x1b[2K"
 BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
@@ -97,13 +100,22 @@ class LiveView:
         """Ticks per check after a reply, plus what happened (barge-in, silence prompt)."""
         self._line("  " + ticks(card, color=self.tty) + "".join(f"  [{e}]" for e in events))
 
-    def scorecard(self, cards: Sequence[dict[str, Any]], outcome: str, overall: int | None) -> None:
-        """The end of the call: outcome, overall score, and per check how many replies passed."""
+    def scorecard(self, debrief: "Debrief") -> None:
+        """The end of the call: outcome, the call's mark, and per principle its verdict and the reply that decided it."""
+        from voicesim.debrief import MARKS, verdict_column, wording
+
+        text = wording(debrief.lang)
+        phrases, outcome = text["phrases"], text["outcomes"].get(debrief.outcome, debrief.outcome.replace("_", " "))
+        overall = debrief.overall if debrief.overall is not None else "-"
+        replies = debrief.notes[0].replies if debrief.notes else 0
         self._line("")
-        self._line(f"Call ended: {outcome.replace('_', ' ')}. Overall {overall if overall is not None else '-'}/100 over {len(cards)} replies.")
-        for check_id in CHECK_IDS:
-            passed = sum(1 for c in cards if c.get("checks", {}).get(check_id, {}).get("passed"))
-            self._line(f"  {SHORT_NAMES[check_id]:<14} {passed}/{len(cards)}")
+        self._line(phrases["ended"].format(outcome=outcome, overall=overall, n=replies))
+        width = max((len(n.principle) for n in debrief.notes), default=0)
+        for note in debrief.notes:
+            mark = MARKS[note.met]
+            if self.tty and note.met is not None:
+                mark = (GREEN if note.met else RED) + mark + RESET
+            self._line(f"  {mark} {note.principle:<{width}}  {verdict_column(note, phrases)}")
 
     def lines(self, lines: Sequence[str]) -> None:
         for text in lines:

@@ -370,11 +370,14 @@ class Session:
         self.data["turns"].append(turn.to_json())
         self._save()
 
-    def finish(self, outcome: Outcome | str, overall: int | None, debrief: dict[str, Any] | None = None) -> None:
-        """The call is over: outcome, the call's overall score, the debrief."""
+    def finish(self, outcome: Outcome | str, overall: int | None, debrief: dict[str, Any] | None = None,
+               assessment: dict[str, Any] | None = None) -> None:
+        """The call is over: outcome, the call's overall score, the debrief, the verdict per principle."""
         self.data.update(outcome=Outcome(outcome).value, overall=overall, ended_at=utc_now())
         if debrief is not None:
             self.data["debrief"] = debrief
+        if assessment is not None:
+            self.data["assessment"] = assessment
         self.recording.close()
         self._save()
 

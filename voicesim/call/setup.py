@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicesim.debrief import Debrief, build_debrief, debrief_to_json, format_debrief
+from voicesim.assessment import CallAssessment, ScenarioFacts, assess, assessment_json, principles_json, turn_context
+from voicesim.debrief import Debrief, build_debrief, debrief_to_json, format_debrief, wording
 from voicesim.liveview import LiveView
 from voicesim.scenario import Scenario
-from voicesim.session import Outcome, Session, SessionMeta, TurnRecord
+from voicesim.session import Outcome, Session, SessionMeta
 
 
 @dataclass(frozen=True)
@@ -59,33 +60,33 @@ class CallResult:
     outcome: Outcome
     turns: int
     overall: int | None
-    """Mean of the replies' overall scores, 0-100; None without replies."""
+    """The call's mark from its assessment, 0-100; None without replies."""
     debrief: Debrief
     latencies_s: tuple[float, ...] = ()
     """End-of-turn latency of each answered turn (live calls only)."""
+    assessment: CallAssessment | None = None
+    """The verdict per principle over the whole call."""
 
     def to_json(self) -> dict[str, Any]:
         """The --json contract of `voicesim practice`."""
+        principles = principles_json(self.assessment) if self.assessment else {}
         return {"session_dir": str(self.session_dir), "outcome": self.outcome.value, "turns": self.turns,
-                "overall": self.overall}
-
-
-def call_overall(turns: Sequence[TurnRecord]) -> int | None:
-    """The call's score: the mean of its replies' overall scores, rounded half up."""
-    scores = [t.scorecard.overall for t in turns]
-    return int(sum(scores) / len(scores) + 0.5) if scores else None
+                "overall": self.overall, "principles": principles}
 
 
 def finish_call(setup: CallSetup, session: Session, view: LiveView, outcome: Outcome,
                 latencies: Sequence[float] = ()) -> CallResult:
-    """Score the call as a whole, write the debrief into the session, show it."""
-    # The debrief and the end screen read the scorecards as session.json holds them.
-    cards = [t["scorecard"] for t in session.data["turns"]]
-    overall = call_overall(session.turns)
-    debrief = build_debrief(cards, outcome=outcome.value, lang=setup.lang)
-    session.finish(outcome, overall, debrief_to_json(debrief))
-    view.scorecard(cards, outcome.value, overall)
+    """Judge the call as a whole (voicesim.assessment), write verdicts and debrief into the session, show them."""
+    from voicesim.assessment import load_rules
+
+    cards = [t.scorecard for t in session.turns]
+    # The customer's stage per turn is read the same way from a live call as from a stored session.json.
+    contexts = [turn_context(t) for t in session.data["turns"]]
+    call = assess(cards, contexts, ScenarioFacts.of(setup.scenario), load_rules(), wording(setup.lang)["verdicts"])
+    debrief = build_debrief(cards, call, outcome=outcome.value)
+    session.finish(outcome, call.overall, debrief_to_json(debrief), assessment_json(call))
+    view.scorecard(debrief)
     view.lines(format_debrief(debrief))
     view.notice(f"Session saved in {session.folder}")
     view.close()
-    return CallResult(session.folder, outcome, len(session.turns), overall, debrief, tuple(latencies))
+    return CallResult(session.folder, outcome, len(session.turns), call.overall, debrief, tuple(latencies), call)
