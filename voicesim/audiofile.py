@@ -1,7 +1,7 @@
 """Audio files in and out: any common WAV/FLAC layout becomes one :class:`Audio`.
 
 >>> from voicesim.audiofile import load_audio, write_wav
->>> audio = load_audio("/work/shared/fixtures/real-speech/jfk.flac")  # doctest: +SKIP
+>>> audio = load_audio("tests/data/real-speech/jfk.flac")  # doctest: +SKIP
 >>> audio.sample_rate, round(audio.duration_s, 1)                      # doctest: +SKIP
 (16000, 11.0)
 >>> write_wav("/tmp/jfk16k.wav", audio)                               # doctest: +SKIP

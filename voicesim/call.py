@@ -171,7 +171,7 @@ def score(setup: CallSetup, transcript: Transcript, audio: Audio | None, interru
 
 
 def card_json(card) -> dict[str, Any]:
-    """The scorecard in the score command's JSON shape (DESIGN.md), as a dict for session.json."""
+    """The scorecard in the score command's JSON shape (docs/scorecard.md), as a dict for session.json."""
     import json
 
     from voicesim.scoring import scorecard_to_json

@@ -375,7 +375,7 @@ def _round_half_up(value: float) -> int:
 
 
 def scorecard_to_json(card: Scorecard) -> str:
-    """The DESIGN.md contract, byte for byte the same for the same card."""
+    """The docs/scorecard.md contract, byte for byte the same for the same card."""
     obj = {
         "lang": card.lang,
         "transcript": card.transcript,
