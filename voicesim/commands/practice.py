@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.resources import data_file
 
 DEFAULT_SCENARIO = "late-delivery"
 """The scenario of a call started without --scenario (and of the bundled demo replies)."""
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DIR = data_file("demo")
 """Bundled demo replies: data/demo/<scenario id>/NN-*.wav, a well-handled call."""
 
 
