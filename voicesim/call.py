@@ -29,9 +29,10 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class CallSetup:
 
     @classmethod
     def prepare(cls, scenario_id: str, *, lang: str | None = None, seed: int = 0, trainee: str = "trainee",
-                model_path: str | None = None) -> "CallSetup":
+                model_path: str | None = None) -> CallSetup:
         """Load the scenario, the Vosk model and the language pack; VoicesimError names what is missing."""
         from voicesim.asr import load_model
         from voicesim.language import load_language
@@ -727,7 +728,7 @@ class LiveCall:
         except queue.Empty:
             stream.raise_if_lost()
             if not stream.alive:
-                raise VoicesimError("the microphone stream ended unexpectedly; check the input device")
+                raise VoicesimError("the microphone stream ended unexpectedly; check the input device") from None
             return []
         session.recording.add_trainee(chunk.astype(np.float32) / 32768.0)
         turn.audio.append(chunk)

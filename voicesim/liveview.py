@@ -15,7 +15,8 @@ written, so the output reads as a plain transcript of the call.
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from voicesim.scorecard import CHECK_IDS
 

@@ -413,7 +413,7 @@ def _unpack(archive: Path, prefix: str, dest: Path) -> None:
         raise _SourceFailed(f"cannot unpack into {dest} ({exc})") from None
 
 
-def _check_member(member: "zipfile.ZipInfo") -> None:
+def _check_member(member: zipfile.ZipInfo) -> None:
     """Refuse absolute paths, ``..`` and symlinks: a model never needs them, an attack does."""
     name = member.filename
     parts = name.replace("\\", "/").split("/")

@@ -31,8 +31,8 @@ customer answers) or :meth:`keep_waiting`.
 from __future__ import annotations
 
 import functools
-from collections import deque
 import tomllib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +90,7 @@ class TurnEvent:
     """END_OF_TURN: where the last voiced frame ended (for end-of-turn latency)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hold_words(lang: str) -> frozenset[str]:
     """Words after which a speaker usually goes on (fillers, conjunctions, articles), from data/turns/<lang>.toml."""
     path = Path(__file__).parent / "data" / "turns" / f"{lang}.toml"

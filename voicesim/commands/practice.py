@@ -86,7 +86,7 @@ def _headset_or_demo(args: argparse.Namespace, scenario_id: str, view):
 
     line = Headset(output=args.output, input=args.input)
     try:
-        line.input_device, line.output_device  # look both up now, not mid-call
+        _ = line.input_device, line.output_device  # look both up now, not mid-call
         return line, None, scenario_id
     except NoAudioDeviceError as exc:
         if args.input or args.output:
