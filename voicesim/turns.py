@@ -34,11 +34,11 @@ import functools
 import tomllib
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from voicesim.audio import SAMPLE_RATE
+from voicesim.resources import data_file
 
 FRAME_SAMPLES = 320
 """20 ms analysis frames: short enough for a quick end of turn, long enough for a stable level."""
@@ -93,7 +93,7 @@ class TurnEvent:
 @functools.cache
 def hold_words(lang: str) -> frozenset[str]:
     """Words after which a speaker usually goes on (fillers, conjunctions, articles), from data/turns/<lang>.toml."""
-    path = Path(__file__).parent / "data" / "turns" / f"{lang}.toml"
+    path = data_file("turns", f"{lang}.toml")
     if not path.is_file():
         return frozenset()
     return frozenset(w.lower() for w in tomllib.loads(path.read_text(encoding="utf-8")).get("hold_words", []))
