@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from voicesim.scorecard import CHECK_IDS
+from voicesim.scorecard import CHECK_IDS, Scorecard
 
 CLEAR_LINE = "\r\x1b[2K"
 BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
@@ -41,18 +41,18 @@ def meter(dbfs: float, width: int = METER_WIDTH) -> str:
     return "[" + "#" * filled + " " * (width - filled) + "]"
 
 
-def ticks(card: dict[str, Any], color: bool = False) -> str:
-    """One line of ✓/✗ per check of a score-contract dict."""
+def ticks(card: Scorecard, color: bool = False) -> str:
+    """One line of ✓/✗ per check of a reply's scorecard."""
     parts = []
     for check_id in CHECK_IDS:
-        result = card.get("checks", {}).get(check_id)
+        result = card.checks.get(check_id)
         if result is None:
             continue
-        mark = "✓" if result.get("passed") else "✗"
+        mark = "✓" if result.passed else "✗"
         if color:
-            mark = (GREEN if result.get("passed") else RED) + mark + RESET
+            mark = (GREEN if result.passed else RED) + mark + RESET
         parts.append(f"{mark} {SHORT_NAMES.get(check_id, check_id)}")
-    return "  ".join(parts) + f"   ({card.get('overall', 0)}/100)"
+    return "  ".join(parts) + f"   ({card.overall}/100)"
 
 
 class LiveView:
@@ -94,7 +94,7 @@ class LiveView:
         label = f"{BOLD}You:{RESET}" if self.tty else "You:"
         self._line(f"{label} {text or '(nothing recognized)'}")
 
-    def turn_result(self, card: dict[str, Any], events: Sequence[str] = ()) -> None:
+    def turn_result(self, card: Scorecard, events: Sequence[str] = ()) -> None:
         """Ticks per check after a reply, plus what happened (barge-in, silence prompt)."""
         self._line("  " + ticks(card, color=self.tty) + "".join(f"  [{e}]" for e in events))
 
