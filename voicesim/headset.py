@@ -130,7 +130,7 @@ class Line(Protocol):
 
     def open_input_stream(
         self, on_chunk: ChunkCallback, on_level: Callable[[float], None] | None = None
-    ) -> "InputStream":
+    ) -> InputStream:
         """Stream int16 16 kHz chunks to `on_chunk` from a background thread until closed."""
 
 
@@ -418,7 +418,7 @@ class _Capture:
         self._resample = StreamResampler(rate) if rate != SAMPLE_RATE else None
         self._stream = None
 
-    def __enter__(self) -> "_Capture":
+    def __enter__(self) -> _Capture:
         sd = _sounddevice()
         self._stream = _open_stream(
             sd.InputStream, self.device, "input",
@@ -588,7 +588,7 @@ class InputStream:
         self.error: Exception | None = None
         """Why delivery stopped early: usually AudioDeviceLostError, or what `on_chunk` raised."""
 
-    def __enter__(self) -> "InputStream":
+    def __enter__(self) -> InputStream:
         if self._source is not None:
             self._source.__enter__()
         self._running.set()
