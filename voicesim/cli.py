@@ -24,6 +24,7 @@ COMMANDS = (
     "scenarios",
     "practice",
     "sessions",
+    "review",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 
