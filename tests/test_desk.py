@@ -20,14 +20,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from desk_sessions import MARKUP_NAME
 
 from voicesim.cli import main
 from voicesim.desk.app import running
 from voicesim.desk.library import Library
 from voicesim.desk.pages import slug
 from voicesim.scorecard import CHECK_IDS
-
-MARKUP_NAME = "<script>alert('x')</script><b>Eve</b>"
 
 
 class Page(HTMLParser):
