@@ -42,7 +42,14 @@ def filters_from(request: Request) -> Filters:
     q = request.query_params
     return Filters(trainee=q.get("trainee", ""), scenario=q.get("scenario", ""), pack=q.get("pack", ""),
                    outcome=q.get("outcome", ""), date_from=q.get("date_from", ""), date_to=q.get("date_to", ""),
-                   sort=q.get("sort", "started"), descending=q.get("order", "desc") != "asc")
+                   sort=q.get("sort", "started"), descending=q.get("order", "desc") != "asc", page=_page(q.get("page")))
+
+
+def _page(value: str | None) -> int | None:
+    """?page=N (default 1); ?page=all: every row."""
+    if value == "all":
+        return None
+    return int(value) if value and value.isdigit() and int(value) > 0 else 1
 
 
 def create_app(library: Library) -> Starlette:

@@ -1,7 +1,7 @@
 """Reads session folders into an in-memory index of calls, refreshed by file times.
 
-A folder is read again only when its ``session.json``, ``trainer.json`` or
-``assessments/`` folder changed, so a page over 2,000 calls costs a directory scan
+A folder is read again only when its own or its ``assessments/`` folder's
+modification time changed (files there are replaced atomically, which changes them), so a page over 2,000 calls costs a directory scan
 and a few stats per call, not 2,000 JSON parses. A folder that cannot be read is
 still listed, with what is wrong in :attr:`CallSummary.problem`.
 
@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicesim.desk.verdicts import TRAINER_JSON, TrainerNotes, load_trainer_notes
+from voicesim.desk.verdicts import TrainerNotes, load_trainer_notes
 from voicesim.scorecard import CHECK_IDS
 from voicesim.session import RECORDING, SESSION_JSON
 
+SETTLE_S = 2.0
+"""Seconds after a change during which a folder is not trusted to the cache."""
 ASSESSMENTS = "assessments"
 """Folder of rescored assessments (``voicesim rescore``), one JSON per scorer version."""
 
@@ -82,18 +85,21 @@ class Library:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._cache: dict[str, tuple[tuple[float, ...], CallSummary]] = {}
+        self._cache: dict[str, tuple[tuple[int, ...], CallSummary]] = {}
         self._lock = threading.Lock()
 
     def calls(self) -> list[CallSummary]:
         """Every call, newest first."""
         with self._lock:
-            seen: dict[str, tuple[tuple[float, ...], CallSummary]] = {}
+            seen: dict[str, tuple[tuple[int, ...], CallSummary]] = {}
+            # A change within the file system's clock tick of the last read can leave the time unchanged,
+            # so folders changed in the last SETTLE_S seconds are read again every time.
+            settled = (time.time() - SETTLE_S) * 1e9
             for entry in _session_folders(self.root):
                 stamp = _stamp(Path(entry.path))
                 cached = self._cache.get(entry.name)
-                summary = cached[1] if cached and cached[0] == stamp else read_summary(Path(entry.path))
-                seen[entry.name] = (stamp, summary)
+                fresh = cached and cached[0] == stamp and max(stamp) < settled
+                seen[entry.name] = (stamp, cached[1] if fresh else read_summary(Path(entry.path)))
             self._cache = seen
             return sorted((s for _, s in seen.values()), key=lambda c: (c.started_at, c.id), reverse=True)
 
@@ -112,12 +118,17 @@ def _session_folders(root: Path) -> list[os.DirEntry]:
         return []
 
 
-def _stamp(folder: Path) -> tuple[float, ...]:
-    """Modification times that change when anything the summary reads changes (0 when absent)."""
+def _stamp(folder: Path) -> tuple[int, ...]:
+    """Modification times that change when anything the summary reads changes (0 when absent).
+
+    session.json and trainer.json are replaced atomically (a new directory entry), which
+    changes the folder's own time; rescores land in assessments/, which changes that
+    folder's time. Two stats per call instead of one per file.
+    """
     out = []
-    for name in (SESSION_JSON, TRAINER_JSON, ASSESSMENTS, RECORDING):
+    for path in (folder, folder / ASSESSMENTS):
         try:
-            out.append(os.stat(folder / name).st_mtime_ns)
+            out.append(os.stat(path).st_mtime_ns)
         except OSError:
             out.append(0)
     return tuple(out)

@@ -107,23 +107,29 @@ class Site:
 
     def sessions(self, filters: analytics.Filters) -> str:
         calls = self.library.calls()
-        rows = analytics.select(calls, filters)
+        matching = analytics.select(calls, filters)
+        rows = analytics.page_of(matching, filters.page)
+        pages = -(-len(matching) // analytics.PAGE_SIZE) if filters.page else 1
         choices = {
             "trainee": sorted({c.trainee for c in calls if c.started_at}, key=str.lower),
             "scenario": sorted({c.scenario_id for c in calls if c.started_at}),
             "pack": sorted({c.pack_id for c in calls if c.pack_id is not None}),
             "outcome": sorted({c.outcome for c in calls}),
         }
-        return self.render("sessions.html", 0, rows=rows, columns=analytics.COLUMNS, filters=filters,
-                           choices=choices, total=len(calls), trainees=choices["trainee"])
+        keys = [key for key, _, _ in analytics.COLUMNS]
+        table = [(c, list(zip(keys, analytics.row(c), strict=True))) for c in rows]
+        return self.render("sessions.html", 0, rows=table, columns=analytics.COLUMNS, filters=filters,
+                           choices=choices, total=len(calls), matching=len(matching), pages=pages,
+                           first=(filters.page - 1) * analytics.PAGE_SIZE if filters.page else 0,
+                           trainees=choices["trainee"])
 
     def sessions_csv(self, filters: analytics.Filters) -> str:
-        """Exactly the rows and columns the sessions page shows for these filters."""
+        """Exactly the rows and columns the sessions page shows for these filters (and page, if one)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([heading for _, heading, _ in analytics.COLUMNS])
-        for call in analytics.select(self.library.calls(), filters):
-            writer.writerow([value(call) for _, _, value in analytics.COLUMNS])
+        rows = analytics.page_of(analytics.select(self.library.calls(), filters), filters.page)
+        writer.writerows(analytics.row(call) for call in rows)
         return out.getvalue()
 
     def call(self, call_id: str) -> str | None:
