@@ -104,7 +104,7 @@ def principle_over_time(points: list[tuple[str, bool | None, bool]], width: int 
         for (x, yy), (tip, met, trainer) in zip(coords, points, strict=True)
     )
     return Markup(
-        f'<svg class="spark" viewBox="0 0 {width} {height}" role="img">'
+        f'<svg class="spark" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMid meet" role="img">'
         f'<text x="0" y="{pad + 7}" class="axis">met</text><text x="0" y="{height - pad}" class="axis">not</text>'
         f'<polyline points="{line}" class="trend"/>{dots}</svg>'
     )
