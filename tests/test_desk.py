@@ -11,8 +11,12 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,9 +27,10 @@ import pytest
 from desk_sessions import MARKUP_NAME
 
 from voicesim.cli import main
+from voicesim.desk.analytics import Filters
 from voicesim.desk.app import running
 from voicesim.desk.library import Library
-from voicesim.desk.pages import slug
+from voicesim.desk.pages import Site, slug
 from voicesim.scorecard import CHECK_IDS
 
 
@@ -171,6 +176,24 @@ def test_damaged_or_incomplete_sessions_say_what_is_wrong(desk, sessions):
     assert get(f"{desk}calls/{made.no_recording}.wav")[0] == 404
 
 
+@pytest.mark.parametrize("content", [
+    {"trainee": "sam", "started_at": "2026-01-01T00:00:00Z", "turns": [{"trainee": "x", "customer": 5}],
+     "assessment": {"principles": []}, "debrief": [1], "scenario": "late-delivery"},
+    {"turns": [], "assessment": {"principles": {"apology": {"met": "yes"}}}, "overall": "high", "pack": [1]},
+    [1, 2, 3],
+])
+def test_a_session_json_of_the_wrong_shape_is_listed_and_shown_not_a_crash(tmp_path, content):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "session.json").write_text(json.dumps(content))
+    site = Site(Library(tmp_path))
+    assert "odd" in site.sessions(Filters())
+    page = site.call("odd")
+    assert page and "<h1>" in page
+    for part in (site.packs(), site.calibration(), site.sessions_csv(Filters())):
+        assert part
+
+
 def test_a_trainer_verdict_is_stored_beside_the_automatic_one_and_drives_calibration(desk, sessions):
     made, root = sessions
     folder = root / made.alex_good
@@ -263,6 +286,20 @@ def test_bad_cli_input_is_one_error_line(capsys, sessions, tmp_path):
         port = busy.getsockname()[1]
         assert f"port {port} on 127.0.0.1 is in use" in one_error_line(
             capsys, ["review", "--sessions-dir", str(root), "--port", str(port)])
+
+
+def test_review_serves_the_desk_until_ctrl_c(sessions):
+    _, root = sessions
+    proc = subprocess.Popen([sys.executable, "-m", "voicesim", "review", "--sessions-dir", str(root), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        assert get(url)[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
 
 
 def test_export_is_a_static_site_whose_links_all_resolve(capsys, sessions, tmp_path):

@@ -108,6 +108,9 @@ def _serve(library, host: str, port: int) -> int:
     print(f"The trainer's desk is at http://{shown_host}:{shown_port}/ (sessions: {library.root}); Ctrl-C stops it.",
           flush=True)
     config = uvicorn.Config(create_app(library), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly and re-raised Ctrl-C: for a server that is the normal way to stop
     print("Desk stopped.", file=sys.stderr)
     return 0

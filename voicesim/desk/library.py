@@ -183,6 +183,16 @@ def _int(value: Any) -> int | None:
 
 def read_summary(folder: Path) -> CallSummary:
     """One folder as a :class:`CallSummary`; never raises for a damaged folder."""
+    try:
+        return _summary(folder)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # Valid JSON of the wrong shape (a hand edit, another tool's file): listed, marked, never a crash.
+        return CallSummary(id=folder.name, folder=folder, trainee="?", scenario_id="?", lang="?", started_at="",
+                           outcome="damaged", turns=0, auto=NO_ASSESSMENT, trainer=TrainerNotes(), anger=(),
+                           problem=f"session.json has unexpected content ({exc.__class__.__name__}: {exc})")
+
+
+def _summary(folder: Path) -> CallSummary:
     has_recording = (folder / RECORDING).is_file() and (folder / RECORDING).stat().st_size > 44
     trainer = load_trainer_notes(folder)
     session, problem = read_session(folder)

@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +20,7 @@ from urllib.parse import quote
 import jinja2
 
 from voicesim.desk import analytics, charts
-from voicesim.desk.library import CallSummary, Library, read_session
+from voicesim.desk.library import NO_ASSESSMENT, CallSummary, Library, read_session
 from voicesim.resources import data_file
 from voicesim.scorecard import CHECK_IDS
 from voicesim.session import RECORDING
@@ -137,6 +137,15 @@ class Site:
         if call is None:
             return None
         session, _ = read_session(call.folder)
+        try:
+            return self._call(call, session)
+        except (AttributeError, TypeError, ValueError, KeyError, jinja2.UndefinedError) as exc:
+            # session.json parsed but is not shaped like a call record: show the problem, not a 500.
+            broken = replace(call, problem=f"session.json has unexpected content ({exc.__class__.__name__}: {exc})",
+                             started_at="", auto=NO_ASSESSMENT, anger=())
+            return self._call(broken, None)
+
+    def _call(self, call: CallSummary, session: dict[str, Any] | None) -> str:
         info = charts.recording_info(call.folder / RECORDING) if call.has_recording else None
         recording_problem = None
         if call.has_recording and info is None:
@@ -200,7 +209,7 @@ def _met_word(met: bool | None) -> str:
 def _latest_tips(history: list[CallSummary]) -> dict[str, str]:
     """Check id -> the most recent debrief's "try next" advice for it."""
     tips: dict[str, str] = {}
-    for call in history:
+    for call in history[-analytics.RECENT_CALLS:]:  # the calls work_on_next looks at, not the whole history
         session, _ = read_session(call.folder)
         for note in ((session or {}).get("debrief") or {}).get("notes") or []:
             if isinstance(note, dict) and note.get("try_next"):
