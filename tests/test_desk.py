@@ -194,6 +194,17 @@ def test_a_session_json_of_the_wrong_shape_is_listed_and_shown_not_a_crash(tmp_p
         assert part
 
 
+def test_a_recording_that_is_not_audio_is_reported_and_the_rest_is_shown(sessions, tmp_path):
+    made, root = sessions
+    folder = tmp_path / "garbled"
+    folder.mkdir()
+    shutil.copy(root / made.good / "session.json", folder / "session.json")
+    (folder / "recording.wav").write_bytes(b"RIFF" + os.urandom(4000))
+    page = Site(Library(tmp_path)).call("garbled")
+    assert "recording (recording.wav) is damaged" in page and "<audio" not in page
+    assert "frustrating" in page  # the transcript is still there
+
+
 def test_a_trainer_verdict_is_stored_beside_the_automatic_one_and_drives_calibration(desk, sessions):
     made, root = sessions
     folder = root / made.alex_good

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -105,6 +106,9 @@ def _serve(library, host: str, port: int) -> int:
 
     sock = bind(host, port)
     shown_host, shown_port = sock.getsockname()[:2]
+    if not ipaddress.ip_address(shown_host).is_loopback:
+        print(f"voicesim: note: the desk has no login and is now reachable from other machines on {shown_host}; "
+              "use --host 127.0.0.1 unless this network is only your training room", file=sys.stderr)
     print(f"The trainer's desk is at http://{shown_host}:{shown_port}/ (sessions: {library.root}); Ctrl-C stops it.",
           flush=True)
     config = uvicorn.Config(create_app(library), log_level="warning", access_log=False)

@@ -25,14 +25,20 @@ def _peaks(path: str, mtime_ns: int, buckets: int) -> tuple[np.ndarray, float] |
     import soundfile as sf
 
     try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        info = sf.info(path)
+        if not info.frames:
+            return None
+        size = -(-info.frames // buckets)
+        peaks = []
+        # 50 buckets per read: a long call's recording is never held in memory whole.
+        for block in sf.blocks(path, blocksize=size * 50, dtype="float32", always_2d=True):
+            n = -(-len(block) // size)
+            padded = np.zeros((n * size, block.shape[1]), np.float32)
+            padded[: len(block)] = np.abs(block)
+            peaks.append(padded.reshape(n, size, -1).max(axis=1))
     except (OSError, RuntimeError, sf.LibsndfileError):
         return None
-    if not len(audio):
-        return None
-    n = len(audio) // buckets * buckets or len(audio)
-    chunks = np.abs(audio[:n]).reshape(min(buckets, n), -1, audio.shape[1])
-    return chunks.max(axis=1), len(audio) / rate
+    return np.concatenate(peaks), info.frames / info.samplerate
 
 
 def recording_info(path: Path, buckets: int = 500) -> tuple[np.ndarray, float] | None:
