@@ -205,6 +205,17 @@ def test_a_recording_that_is_not_audio_is_reported_and_the_rest_is_shown(session
     assert "frustrating" in page  # the transcript is still there
 
 
+def test_a_damaged_trainer_json_is_reported_and_never_overwritten(sessions, tmp_path):
+    made, root = sessions
+    shutil.copytree(root / made.good, tmp_path / "call", copy_function=os.link)
+    (tmp_path / "call" / "trainer.json").write_text('{"verdicts": {"apology": ')
+    with running(Library(tmp_path)) as url:
+        assert "trainer.json is damaged" in get(url + "calls/call.html")[1]
+        status, text = post(url + "calls/call/verdict", {"check": "apology", "met": "true", "by": "kim"})
+    assert status == 400 and text.startswith("voicesim: error:") and "trainer.json is damaged" in text
+    assert (tmp_path / "call" / "trainer.json").read_text() == '{"verdicts": {"apology": '
+
+
 def test_a_trainer_verdict_is_stored_beside_the_automatic_one_and_drives_calibration(desk, sessions):
     made, root = sessions
     folder = root / made.alex_good
@@ -231,7 +242,7 @@ def test_comments_are_pinned_to_a_moment_and_foreign_posts_are_refused(desk, ses
     comment = json.loads((root / made.short / "trainer.json").read_text())["comments"][0]
     assert (comment["at_s"], comment["text"], comment["by"]) == (12.5, "<i>slow</i> down here", "kim")
     page = get(f"{desk}calls/{made.short}.html")[1]
-    assert 'data-t="12.500"' in page and "&lt;i&gt;slow&lt;/i&gt; down here" in page
+    assert page.count('data-t="12.500"') == 2  # in the list and as a flag on the waveform and "&lt;i&gt;slow&lt;/i&gt; down here" in page
     assert post(url, {"at_s": "1", "text": "x"}, origin="http://evil.example")[0] == 403
     assert post(url, {"at_s": "soon", "text": "x"})[0] == 400
     assert len(json.loads((root / made.short / "trainer.json").read_text())["comments"]) == 1

@@ -50,8 +50,8 @@ def recording_info(path: Path, buckets: int = 500) -> tuple[np.ndarray, float] |
     return _peaks(str(path), mtime, buckets)
 
 
-def waveform(peaks: np.ndarray) -> Markup:
-    """Both channels as mirrored bars; the playhead line is moved by call.js."""
+def waveform(peaks: np.ndarray, duration_s: float, marks: list[tuple[float, str]] = ()) -> Markup:
+    """Both channels as mirrored bars, a flag per (seconds, text) mark; the playhead line is moved by call.js."""
     half = WAVE_HEIGHT / 2
     scale = max(float(peaks.max()), 1e-3)
     parts = []
@@ -65,9 +65,19 @@ def waveform(peaks: np.ndarray) -> Markup:
     return Markup(
         f'<svg id="waveform" viewBox="0 0 {WAVE_WIDTH} {WAVE_HEIGHT}" preserveAspectRatio="none" role="img" '
         'aria-label="waveform: customer above, trainee below">'
-        f'<line x1="0" x2="{WAVE_WIDTH}" y1="{half}" y2="{half}" class="wave-split"/>{"".join(parts)}'
+        f'<line x1="0" x2="{WAVE_WIDTH}" y1="{half}" y2="{half}" class="wave-split"/>{"".join(parts)}{_marks(marks, duration_s)}'
         f'<line id="playhead" x1="0" x2="0" y1="0" y2="{WAVE_HEIGHT}"/></svg>'
     )
+
+
+def _marks(marks: list[tuple[float, str]], duration_s: float) -> str:
+    out = []
+    for at_s, text in marks:
+        x = min(max(at_s / max(duration_s, 1e-3), 0), 1) * WAVE_WIDTH
+        out.append(f'<g class="mark" data-t="{at_s:.3f}"><title>{escape(text)}</title>'
+                   f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{WAVE_HEIGHT}"/>'
+                   f'<path d="M{x:.1f} 0h8l-8 8z"/></g>')
+    return "".join(out)
 
 
 def anger_chart(anger: list[float], max_anger: float = 10, width: int = 360, height: int = 120) -> Markup:

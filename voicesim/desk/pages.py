@@ -150,10 +150,11 @@ class Site:
         recording_problem = None
         if call.has_recording and info is None:
             recording_problem = "the recording (recording.wav) is damaged and cannot be played"
+        marks = [(c.at_s, f"{c.by}: {c.text}" if c.by else c.text) for c in call.trainer.comments]
         return self.render(
             "call.html", 1, call=call, session=session or {}, timeline=timeline(session or {}, call),
             assessment=_assessment(session or {}, call), debrief=(session or {}).get("debrief"),
-            verdicts=analytics.counted_all(call), waveform=charts.waveform(info[0]) if info else None,
+            verdicts=analytics.counted_all(call), waveform=charts.waveform(info[0], info[1], marks) if info else None,
             duration=info[1] if info else None, anger=charts.anger_chart(list(call.anger), MAX_ANGER),
             recording_problem=recording_problem,
         )
