@@ -119,7 +119,7 @@ def test_every_page_renders_for_no_sessions(tmp_path: Path):
             assert status == 200, page
         assert "No sessions yet" in get(url + "index.html")[1]
         assert get(url + "sessions.csv")[1].splitlines() == [
-            "Started (UTC),Trainee,Scenario,Pack,Outcome,Replies,Overall,Principles met,Trainer verdicts,Folder"]
+            "Started (UTC),Trainee,Scenario,Pack,Outcome,Replies,Overall,Principles met,Scored by,Trainer verdicts,Folder"]
         assert get(url + "calls/nothing.html")[0] == 404
 
 
@@ -284,6 +284,9 @@ def test_the_newest_rescore_is_the_automatic_verdict_and_says_its_scorer(session
              "turns": [], "assessment": assessment, "overall": 42}))
     call = Library(tmp_path).call("rescored")
     assert (call.auto.scorer, call.auto.met["apology"], call.overall) == ("scorer-2", True, 42)
+    site = Site(Library(tmp_path))
+    assert "scored by <span id=\"scorer\">scorer-2</span>" in site.call("rescored")
+    assert Page(site.sessions(Filters())).rows[0][8] == "scorer-2"
 
 
 def one_error_line(capsys, argv: list[str]) -> str:

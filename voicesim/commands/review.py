@@ -105,6 +105,7 @@ def _serve(library, host: str, port: int) -> int:
     from voicesim.desk.app import create_app
 
     sock = bind(host, port)
+    library.calls()  # read every session.json now, so the first page is as quick as the rest
     shown_host, shown_port = sock.getsockname()[:2]
     if not ipaddress.ip_address(shown_host).is_loopback:
         print(f"voicesim: note: the desk has no login and is now reachable from other machines on {shown_host}; "

@@ -63,6 +63,7 @@ COLUMNS: tuple[tuple[str, str, Callable[[CallSummary], object]], ...] = (
     ("turns", "Replies", lambda c: c.turns),
     ("overall", "Overall", lambda c: "" if c.overall is None else c.overall),
     ("met", "Principles met", lambda c: principles_met(c)),
+    ("scorer", "Scored by", lambda c: c.auto.scorer if c.started_at else ""),
     ("trainer", "Trainer verdicts", lambda c: len(c.trainer.verdicts)),
     ("folder", "Folder", lambda c: c.id),
 )
@@ -191,6 +192,14 @@ def pack_grid(calls: Iterable[CallSummary], key: str) -> PackGrid:
             share[(slot, check)] = sum(judged) / len(judged) if judged else None
     scenarios = {slot: c.scenario_id for (_, slot), c in cells.items()}
     return PackGrid(key, slots, tuple(sorted({t for t, _ in cells}, key=str.lower)), cells, median, share, scenarios)
+
+
+def scorers(calls: Iterable[CallSummary]) -> dict[str, int]:
+    """Which scorer made the automatic verdicts in use, and for how many calls."""
+    counts: dict[str, int] = {}
+    for c in calls:
+        counts[c.auto.scorer] = counts.get(c.auto.scorer, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def pack_keys(calls: Iterable[CallSummary]) -> dict[str, int]:

@@ -168,7 +168,7 @@ class Site:
         multiples = {
             check: charts.principle_over_time([
                 (f"{c.started_at[:16].replace('T', ' ')} {c.scenario_id}: "
-                 f"{_met_word(v.met)}{' (trainer)' if v.by_trainer else ''}", v.met, v.by_trainer)
+                 f"{_met_word(v.met)} ({'trainer ' if v.by_trainer else 'scored by '}{v.scorer})", v.met, v.by_trainer)
                 for c in history for v in [analytics.counted(c, check)]])
             for check in CHECK_IDS
         }
@@ -177,7 +177,7 @@ class Site:
             groups[analytics.pack_key(c)] = groups.get(analytics.pack_key(c), 0) + 1
         focus = analytics.work_on_next(history, _latest_tips(history))
         return self.render("trainee.html", 1, name=name, history=history, multiples=multiples, groups=groups,
-                           focus=focus)
+                           focus=focus, scorers=analytics.scorers(history))
 
     def packs(self) -> str:
         return self.render("packs.html", 0, groups=analytics.pack_keys(self.library.calls()))
@@ -187,7 +187,8 @@ class Site:
         group = next((k for k in analytics.pack_keys(calls) if slug(k) == key), None)
         if group is None:
             return None
-        return self.render("pack.html", 1, grid=analytics.pack_grid(calls, group), key=group)
+        grid = analytics.pack_grid(calls, group)
+        return self.render("pack.html", 1, grid=grid, key=group, scorers=analytics.scorers(grid.cells.values()))
 
     def calibration(self) -> str:
         calls = self.library.calls()
