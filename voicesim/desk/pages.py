@@ -44,6 +44,15 @@ def call_href(call_id: str) -> str:
     return f"calls/{quote(call_id, safe='')}.html"
 
 
+def csv_cell(value: object) -> object:
+    """A cell as the page shows it, except that text a spreadsheet would run as a formula gets a leading '.
+
+    >>> csv_cell("=1+2"), csv_cell("sam"), csv_cell(-3)
+    ("'=1+2", 'sam', -3)
+    """
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def principle_names(lang: str = "en") -> dict[str, str]:
     """Check id -> the principle's name, from the debrief wording (language content lives in data)."""
     try:
@@ -129,7 +138,7 @@ class Site:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([heading for _, heading, _ in analytics.COLUMNS])
         rows = analytics.page_of(analytics.select(self.library.calls(), filters), filters.page)
-        writer.writerows(analytics.row(call) for call in rows)
+        writer.writerows([csv_cell(v) for v in analytics.row(call)] for call in rows)
         return out.getvalue()
 
     def call(self, call_id: str) -> str | None:
