@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.safetext import printable
 
 DEFAULT_SCENARIO = "late-delivery"
 """The scenario of a call started without --scenario (and of the bundled demo replies)."""
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if replies is None:
         line, replies, scenario_id = _headset_or_demo(args, scenario_id, view)
     setup = CallSetup.prepare(scenario_id, lang=args.lang, seed=args.seed, trainee=args.trainee, model_path=args.model)
-    view.notice(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}.")
+    view.notice(printable(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}."))
     if line is not None:
         view.notice("Answer out loud on your headset; Ctrl-C hangs up.")
         result = run_live(setup, line, store, view)
