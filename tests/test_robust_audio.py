@@ -21,7 +21,7 @@ DEMO = sorted((Path(__file__).resolve().parents[1] / "voicesim" / "data" / "demo
 
 
 def one_error(capsys, code: int) -> str:
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert err.startswith("voicesim: error: ") and err.count("\n") == 1, err
     return err

@@ -24,7 +24,8 @@ def test_sessions_folder_counts_calls_and_names_a_broken_one(tmp_path: Path, mon
     from test_robust_sessions import record
 
     store = SessionStore(tmp_path)
-    good, bad = record(store, "ana"), record(store, "ben")
+    record(store, "ana")
+    bad = record(store, "ben")
     (bad / "session.json").write_text("[]")
     monkeypatch.setenv("VOICESIM_SESSIONS_DIR", str(tmp_path))
     check = check_sessions_folder()

@@ -28,7 +28,7 @@ def broken(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def one_error(capsys, code: int) -> str:
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert err.startswith("voicesim: error: ") and err.count("\n") == 1, err
     return err

@@ -19,10 +19,11 @@ import hashlib
 import os
 import re
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from voicesim.errors import VoicesimError
 from voicesim.safetext import has_control
@@ -263,15 +264,16 @@ def _check_voice(voice: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
     variant = voice.get("variant")
     known = espeak_variants()
     if _is_type(variant, str) and known and variant not in known:
-        out.append((where + ("variant",), f"'persona.voice.variant' is '{variant}', which espeak-ng does not have; "
-                                          "pick one of `espeak-ng --voices=variant` such as m3 or f2"))
+        out.append((where + ("variant",), (f"'persona.voice.variant' is '{variant}', which espeak-ng does not have; "
+                                           "pick one of `espeak-ng --voices=variant` such as m3 or f2")))
 
 
 @functools.lru_cache(maxsize=1)
 def espeak_variants() -> frozenset[str]:
     """Voice variants espeak-ng has installed (its ``!v/`` files); empty when espeak-ng cannot be asked."""
     try:
-        listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, timeout=20).stdout
+        listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, timeout=20,
+                                 check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return frozenset()  # `voicesim doctor` reports a missing espeak-ng; no call can run then anyway
     return frozenset(m.group(1) for m in re.finditer(r"\s!v/(\S+)", listing))
@@ -306,8 +308,8 @@ def _check_text(value: Any, where: KeyPath, out: list[tuple[KeyPath, str]]) -> N
             if has_control(item):
                 out.append((at, f"'{_dotted(at)}' holds control characters (escape codes, NUL); remove them"))
             elif len(item) > limit:
-                out.append((at, f"'{_dotted(at)}' is {len(item)} characters long; keep it under {limit} "
-                                 "(split a long line into several)"))
+                out.append((at, (f"'{_dotted(at)}' is {len(item)} characters long; keep it under {limit} "
+                                  "(split a long line into several)")))
 
 
 def _check_numbers(data: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:

@@ -36,9 +36,10 @@ import sqlite3
 import struct
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 

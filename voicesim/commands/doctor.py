@@ -22,6 +22,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def check_models() -> Iterator[Check]:
         yield check_model(spec)
 
 
-def check_model(spec: "ModelSpec") -> Check:
+def check_model(spec: ModelSpec) -> Check:
     from voicesim.errors import VoicesimError
     from voicesim.models import MODEL_PATH_ENV, resolve_model_path, store_dir
 
@@ -222,10 +223,7 @@ def check_scenario_dirs() -> Check:
     return Check(item, True, f"{len(files)} scenario file(s) valid in {os.pathsep.join(map(str, extra))}")
 
 
-def _nearest_existing(path: "os.PathLike") -> "os.PathLike":
-    from pathlib import Path
-
-    p = Path(path)
+def _nearest_existing(p: Path) -> Path:
     while not p.exists() and p != p.parent:
         p = p.parent
     return p
