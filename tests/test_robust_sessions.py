@@ -269,3 +269,9 @@ def test_control_characters_never_reach_the_table(tmp_path: Path, capsys):
     assert main(["sessions", "list", "--sessions-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x00" not in out and len(out.splitlines()) == 2
+
+
+def test_control_characters_in_typed_text_never_reach_the_terminal(capsys):
+    assert main(["score", "--text", "I am sorry\x1b[2J\x07, when did it start?"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "I am sorry[2J, when did it start?" in out

@@ -97,8 +97,8 @@ def _clean_text_args(args: argparse.Namespace) -> None:
     for name in TEXT_ARGS:
         value = getattr(args, name, None)
         if isinstance(value, str):
-            # A trainee name lands in tables and folder names: no control characters either.
-            setattr(args, name, printable(value) if name == "trainee" else from_argv(value))
+            # A trainee name lands in tables and folder names, a reply is echoed: no control characters either.
+            setattr(args, name, printable(value) if name in ("trainee", "text") else from_argv(value))
 
 
 def _hang_up_like_ctrl_c():
