@@ -8,7 +8,7 @@ turn, so a crash or Ctrl-C never loses a finished turn.
 
 The session folders are the truth; ``sessions.db`` in the sessions folder is a cache
 of them. Listing reconciles it with the folders (re-reading only the ``session.json``
-files whose mtime or size changed), rebuilds it when it is damaged or from another
+files whose mtime, size or inode changed), rebuilds it when it is damaged or from another
 format, and lists straight from the folders when it cannot be opened or written
 (locked, read-only). A call never fails because of the index: it writes its folder
 first, and an index problem becomes one warning line.
@@ -376,7 +376,7 @@ class SessionStore:
                 with con:
                     if not _usable_schema(con):
                         return  # another layout: the next listing rebuilds it
-                    _put(con, [(summary, stat.st_mtime_ns, stat.st_size)])
+                    _put(con, [(summary, _stamp(stat))])
             finally:
                 con.close()
         except (sqlite3.Error, OSError) as exc:
@@ -394,7 +394,7 @@ class SessionStore:
     def reconcile(self) -> list[SessionSummary]:
         """Every readable session in the folders, with sessions.db brought in step on the way.
 
-        Only session.json files whose (mtime_ns, size) differ from the index are read.
+        Only session.json files whose stamp (mtime_ns, size, inode) differs from the index's are read.
         """
         try:
             is_dir = self.root.is_dir()
@@ -406,32 +406,34 @@ class SessionStore:
             return []
         on_disk = dict(self._scan())
         cached, problem = self._read_index()
-        fresh: dict[str, tuple[SessionSummary, int, int]] = {}
-        for key, (path, mtime_ns, size) in on_disk.items():
+        fresh: dict[str, tuple[SessionSummary, Stamp]] = {}
+        for key, (path, stamp) in on_disk.items():
             hit = cached.get(key)
-            if hit is not None and hit[1:] == (mtime_ns, size):
+            if hit is not None and hit[1] == stamp:
                 fresh[key] = hit
                 continue
             summary = _read_summary(path)
             if isinstance(summary, str):
                 self._warn(f"skipped session folder {path.parent}: {summary}")
             else:
-                fresh[key] = (summary, mtime_ns, size)
+                fresh[key] = (summary, stamp)
         changed = [v for k, v in fresh.items() if cached.get(k) != v]
         gone = [k for k in cached if k not in fresh]
-        if problem == "damaged":
-            self._warn(f"the session index {self.db_path} was damaged; rebuilt it from the session folders")
+        written = False
         if problem != "unusable" and (problem == "damaged" or changed or gone):
-            self._write_index(fresh, changed, gone, rebuild=problem is not None)
-        return [summary for summary, _, _ in fresh.values()]
+            written = self._write_index(fresh, changed, gone, rebuild=problem is not None)
+        if problem == "damaged":
+            done = "rebuilt it from the session folders" if written else "listed from the session folders"
+            self._warn(f"the session index {self.db_path} was damaged; {done}")
+        return [summary for summary, _ in fresh.values()]
 
     def reindex(self) -> int:
         """Rebuild sessions.db from the session folders; returns how many sessions were found."""
         self.db_path.unlink(missing_ok=True)
         return len(self.reconcile())
 
-    def _scan(self) -> Iterator[tuple[str, tuple[Path, int, int]]]:
-        """(session_dir, (session.json path, mtime_ns, size)) for every folder holding a session.json."""
+    def _scan(self) -> Iterator[tuple[str, tuple[Path, Stamp]]]:
+        """(session_dir, (session.json path, its stamp)) for every folder holding a session.json."""
         try:
             entries = sorted(os.scandir(self.root), key=lambda e: e.name)
         except OSError as exc:
@@ -447,9 +449,9 @@ class SessionStore:
             except OSError as exc:
                 self._warn(f"skipped session folder {entry.path}: cannot read it ({_reason(exc)})")
                 continue
-            yield str(path.parent), (path, stat.st_mtime_ns, stat.st_size)
+            yield str(path.parent), (path, _stamp(stat))
 
-    def _read_index(self) -> tuple[dict[str, tuple[SessionSummary, int, int]], str | None]:
+    def _read_index(self) -> tuple[dict[str, tuple[SessionSummary, Stamp]], str | None]:
         """The cached rows, and None, "missing", "stale" (other layout) or "damaged"/"unusable"."""
         if not self.db_path.exists():
             return {}, "missing"
@@ -458,7 +460,7 @@ class SessionStore:
             try:
                 if con.execute("PRAGMA user_version").fetchone()[0] != INDEX_FORMAT:
                     return {}, "stale"
-                rows = con.execute(f"SELECT {_COLUMNS}, mtime_ns, size FROM sessions").fetchall()
+                rows = con.execute(f"SELECT {_COLUMNS}, mtime_ns, size, inode FROM sessions").fetchall()
             finally:
                 con.close()
         except sqlite3.OperationalError as exc:
@@ -469,17 +471,17 @@ class SessionStore:
             return {}, "damaged"  # no such table, unreadable file: treat as damaged
         except sqlite3.DatabaseError:
             return {}, "damaged"  # "file is not a database", "malformed"
-        return {r[0]: (SessionSummary(*r[:-2]), r[-2], r[-1]) for r in rows}, None
+        return {r[0]: (SessionSummary(*r[:-3]), tuple(r[-3:])) for r in rows}, None
 
-    def _write_index(self, fresh: dict[str, tuple[SessionSummary, int, int]], changed: list, gone: list[str],
-                     rebuild: bool) -> None:
-        """Bring sessions.db in step; when it cannot be written, say so once (the listing is complete anyway)."""
-        if not os.access(self.root, os.W_OK):
-            return  # a read-only sessions folder (an archive): list it, touch nothing
+    def _write_index(self, fresh: dict[str, tuple[SessionSummary, Stamp]], changed: list, gone: list[str],
+                     rebuild: bool) -> bool:
+        """Bring sessions.db in step; False when it cannot be written (said once: the listing is complete anyway)."""
+        if not os.access(self.root, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+            return False  # a read-only sessions folder (an archive): list it, touch nothing
         try:
             if rebuild:
                 self._rebuild(list(fresh.values()))
-                return
+                return True
             con = sqlite3.connect(self.db_path, timeout=LIST_INDEX_TIMEOUT_S)
             try:
                 with con:
@@ -487,11 +489,13 @@ class SessionStore:
                     _put(con, changed)
             finally:
                 con.close()
+            return True
         except (sqlite3.Error, OSError) as exc:
             self.warn_once("index", f"could not update the session index {self.db_path} ({_reason(exc)}); "
                                     "listed from the session folders")
+            return False
 
-    def _rebuild(self, rows: list[tuple[SessionSummary, int, int]]) -> None:
+    def _rebuild(self, rows: list[tuple[SessionSummary, Stamp]]) -> None:
         """Write a whole new sessions.db beside the old one and swap it in, so readers never see half."""
         fd, tmp = tempfile.mkstemp(prefix=".sessions-", suffix=".db", dir=self.root)
         os.close(fd)
@@ -512,13 +516,21 @@ class SessionStore:
 
 _COLUMNS = ", ".join(f.name for f in fields(SessionSummary))
 
+Stamp = tuple[int, int, int]
+"""(mtime_ns, size, inode) of a session.json: session.json is replaced, never edited in place, so each
+save gets a new inode and the stamp changes even when two saves fall in one timestamp tick."""
+
+
+def _stamp(stat: os.stat_result) -> Stamp:
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
 
 def _create_schema(con: sqlite3.Connection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS sessions ("
         " session_dir TEXT PRIMARY KEY, trainee TEXT, scenario_id TEXT, scenario_version TEXT,"
         " lang TEXT, mode TEXT, started_at TEXT, ended_at TEXT, outcome TEXT, turns INTEGER, overall INTEGER,"
-        " mtime_ns INTEGER, size INTEGER)"
+        " mtime_ns INTEGER, size INTEGER, inode INTEGER)"
     )
     con.execute("CREATE INDEX IF NOT EXISTS by_trainee ON sessions (trainee, started_at)")
     con.execute("CREATE INDEX IF NOT EXISTS by_scenario ON sessions (scenario_id, started_at)")
@@ -536,10 +548,11 @@ def _usable_schema(con: sqlite3.Connection) -> bool:
     return False
 
 
-def _put(con: sqlite3.Connection, rows: list[tuple[SessionSummary, int, int]]) -> None:
+def _put(con: sqlite3.Connection, rows: list[tuple[SessionSummary, Stamp]]) -> None:
     con.executemany(
-        f"INSERT OR REPLACE INTO sessions ({_COLUMNS}, mtime_ns, size) VALUES ({', '.join('?' * (len(fields(SessionSummary)) + 2))})",
-        [(*astuple(summary), mtime_ns, size) for summary, mtime_ns, size in rows],
+        f"INSERT OR REPLACE INTO sessions ({_COLUMNS}, mtime_ns, size, inode)"
+        f" VALUES ({', '.join('?' * (len(fields(SessionSummary)) + 3))})",
+        [(*astuple(summary), *stamp) for summary, stamp in rows],
     )
 
 
