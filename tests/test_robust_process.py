@@ -123,3 +123,22 @@ def test_transcribe_a_file_whose_name_is_not_utf8(tmp_path: Path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode(errors="replace")
     assert out.strip() and b"Traceback" not in err
+
+
+def test_closed_terminal_finalizes_the_call_and_exits_quietly(tmp_path: Path, long_reply: Path):
+    # The call's terminal: a pty whose far end is closed mid-call, then SIGHUP, as when a window is closed.
+    master, slave = os.openpty()
+    args = practice_args(tmp_path)[:-1]  # without --json: the live view writes to the terminal
+    args[args.index("--replies") + 1] = str(long_reply)
+    proc = subprocess.Popen([sys.executable, "-m", "voicesim", *args], stdin=slave, stdout=slave, stderr=slave,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+    os.close(slave)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/session.json")):
+        time.sleep(0.01)
+    time.sleep(0.5)
+    os.close(master)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=120) in (0, 128 + signal.SIGHUP)  # a traceback would exit 1
+    data = saved_session(tmp_path)
+    assert data["outcome"] == "interrupted" and data["ended_at"]

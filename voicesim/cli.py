@@ -8,6 +8,7 @@ Problems the user can fix arrive as :class:`VoicesimError` and leave as one line
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno != errno.EIO:
+            raise
+        return 128 + signal.SIGHUP  # the terminal is gone (SIGHUP): the session was saved before the last print
     finally:
         restore()
 
