@@ -13,7 +13,7 @@ import soundfile as sf
 
 from voicesim.audio import SAMPLE_RATE
 from voicesim.audiofile import load_audio, to_sample_rate, write_wav
-from voicesim.wer import word_error_rate
+from wer import word_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 
