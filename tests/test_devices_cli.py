@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from virtual_headset import virtual_headset  # noqa: F401 - the fixture
-from voicesim.headset import list_devices
+from voicesim.devices import list_devices
 
 
 def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -256,7 +256,7 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
 
 def _refresh_portaudio() -> None:
     # PortAudio lists ALSA devices once at initialisation; a new (or gone) server changes them.
-    from voicesim.headset import refresh_devices
+    from voicesim.devices import refresh_devices
 
     refresh_devices()
 
@@ -301,7 +301,8 @@ if __name__ == "__main__":
     # lists the devices and measures the round trip.
     import statistics
 
-    from voicesim.headset import Headset, list_devices
+    from voicesim.devices import list_devices
+    from voicesim.headset import Headset
 
     with VirtualHeadset() as vh:
         for device in list_devices():

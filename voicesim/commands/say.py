@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_wav(args.out, audio)
         return 0
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     try:
         Headset(output=None, input=None).play(audio)
