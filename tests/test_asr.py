@@ -77,7 +77,7 @@ def starts_of(transcript: Transcript) -> list[float]:
 
 
 def assert_timings_sane(transcript: Transcript) -> None:
-    assert transcript.has_timings
+    assert transcript.words and all(w.start_s is not None for w in transcript.words)
     ends = 0.0
     for w in transcript.words:
         assert 0.0 <= w.start_s <= w.end_s <= transcript.duration_s, w
@@ -190,7 +190,7 @@ def test_a_turn_closed_mid_word_does_not_leak_into_the_next(jfk: Audio, digits: 
 def test_feed_takes_int16_float_and_bytes_alike(digits: Audio, en_model) -> None:
     first_words = Audio(digits.samples[: 3 * digits.sample_rate])
     texts = []
-    for convert in (lambda a: a.to_int16(), lambda a: a.samples, lambda a: a.to_pcm16_bytes()):
+    for convert in (lambda a: a.to_int16(), lambda a: a.samples, lambda a: a.to_int16().tobytes()):
         rec = Recognizer(en_model, partials=False)
         rec.feed(convert(first_words))
         texts.append(rec.finish().text)

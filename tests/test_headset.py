@@ -230,11 +230,10 @@ def test_playback_in_background_can_be_cut_short_for_barge_in(virtual_headset):
 
 
 @pytest.mark.headset
-def test_play_waits_for_background_playback_to_finish(virtual_headset):
+def test_play_returns_when_the_clip_has_played(virtual_headset):
     line = Headset()
     with virtual_headset.capture_earpiece() as heard:
-        line.play_async(tone(0.8))
-        line.wait_playback()
+        line.play(tone(0.8))
         assert not line.is_playing
     start, end = voiced_span(heard.audio)
     assert abs((end - start) - int(0.8 * SAMPLE_RATE)) <= 2 * 320
@@ -266,10 +265,9 @@ def test_device_lost_mid_playback_and_mid_stream(virtual_headset):
     chunks: list[np.ndarray] = []
     with pytest.raises(AudioDeviceLostError):
         with line.open_input_stream(chunks.append) as mic:
-            line.play_async(tone(10.0))
             threading.Timer(0.5, virtual_headset.kill).start()
             with pytest.raises(AudioDeviceLostError, match="output device"):
-                line.wait_playback()
+                line.play(tone(10.0))
             mic._thread.join(10)
     assert isinstance(mic.error, AudioDeviceLostError) and chunks
 

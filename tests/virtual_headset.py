@@ -196,7 +196,7 @@ class VirtualHeadset:
         )
         self._players.append(proc)
         # pacat reads stdin at playback pace: a writer thread keeps wait=False from blocking.
-        writer = threading.Thread(target=_feed, args=(proc, audio.to_pcm16_bytes()), daemon=True)
+        writer = threading.Thread(target=_feed, args=(proc, audio.to_int16().tobytes()), daemon=True)
         writer.start()
         if wait:
             writer.join()
@@ -288,8 +288,7 @@ def measure_round_trip(line, repeats: int = 10) -> list[float]:
             time.sleep(0.3)  # let the stream settle before timing
             heard.set()
             sent = time.monotonic()
-            line.play_async(click)
-            line.wait_playback()
+            line.play(click)
             time.sleep(0.3)
         if arrived:
             results.append(arrived[0] - sent)

@@ -45,9 +45,6 @@ class Audio:
         """Samples as int16, clipped, for Vosk and 16-bit WAV."""
         return float_to_int16(self.samples)
 
-    def to_pcm16_bytes(self) -> bytes:
-        return self.to_int16().tobytes()
-
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = SAMPLE_RATE) -> "Audio":
         return cls(np.zeros(int(round(seconds * sample_rate)), dtype=np.float32), sample_rate)

@@ -1,4 +1,4 @@
-"""The customer's anger rule table (data/customer_rules.toml) as a typed value, and the anger levels and call stages it names.
+"""The customer's anger rule table (data/customer_rules.toml), and the anger levels and call stages it names.
 
 Its own module because both the scenario loader (which checks a scenario's anger and
 lines against it) and the customer (who follows it) need it.

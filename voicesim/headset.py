@@ -425,12 +425,6 @@ class Headset:
         self._playback = None
         return played
 
-    def wait_playback(self) -> None:
-        """Block until :meth:`play_async` audio has played (AudioDeviceLostError if the device goes)."""
-        if self._playback is not None:
-            playback, self._playback = self._playback, None
-            playback.wait()
-
     # -- input
 
     def _capture(self) -> _Capture:
