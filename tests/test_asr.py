@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from wer import corpus_word_error_rate, edit_distance, normalize_words, word_error_rate
 
 from voicesim.asr import Final, Partial, Recognizer, load_model, transcribe
 from voicesim.audio import Audio
 from voicesim.audiofile import load_audio
 from voicesim.errors import VoicesimError
 from voicesim.transcript import Transcript
-from wer import corpus_word_error_rate, edit_distance, normalize_words, word_error_rate
 
 AGENT_REPLIES = Path(__file__).parent / "data" / "agent_replies_en.txt"
 

@@ -1,6 +1,6 @@
 """The five text checks against the hand-labelled corpus, plus evidence, timings and determinism.
 
-The corpus (tests/corpus/replies_<lang>.tsv) was written and labelled by the DESIGN.md
+The corpus (tests/corpus/replies_<lang>.tsv) was written and labelled by the docs/scorecard.md
 definitions before the patterns; scripts/eval_checklist prints the per-check table.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -250,7 +251,7 @@ def test_variants_do_not_repeat_back_to_back() -> None:
     scenario = find_scenario("late-delivery", dirs=[REPO_SCENARIOS])
     customer = Customer(scenario, seed=9)
     said = [customer.react(card("Right.", "understanding")).lines[-1] for _ in range(7)]
-    assert all(a.text != b.text for a, b in zip(said, said[1:]) if a.slot == b.slot)
+    assert all(a.text != b.text for a, b in pairwise(said) if a.slot == b.slot)
 
 
 def test_reacting_after_the_end_is_a_programming_error() -> None:

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from virtual_headset import virtual_headset  # noqa: F401 - the fixture
 from voicesim.devices import list_devices
 
 
@@ -26,7 +25,7 @@ def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset)
     assert header.split() == ["index", "in", "out", "rate", "name"]
     expected = list_devices()
     assert len(rows) == len(expected)
-    for row, device in zip(rows, expected):
+    for row, device in zip(rows, expected, strict=True):
         assert row.split()[-2:] == [device.name, f"({device.hostapi})"]
         assert str(device.index) in row.split()
     default = next(d for d in expected if d.is_default_input and d.is_default_output)

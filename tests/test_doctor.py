@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from virtual_headset import virtual_headset  # noqa: F401 - pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "voicesim"]

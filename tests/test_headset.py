@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.signal import correlate
-
 from trainee_voice import speak
-from virtual_headset import VirtualHeadset, virtual_headset  # noqa: F401 - the fixture
+from virtual_headset import VirtualHeadset
+
 from voicesim.asr import transcribe
 from voicesim.audio import DIGITAL_SILENCE_DBFS, SAMPLE_RATE, Audio, int16_to_float, level_dbfs
 from voicesim.audiofile import load_audio, write_wav

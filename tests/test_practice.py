@@ -14,7 +14,7 @@ import soundfile as sf
 
 from voicesim.audio import Audio
 from voicesim.audiofile import write_wav
-from voicesim.commands.practice import DEMO_DIR, DEFAULT_SCENARIO
+from voicesim.commands.practice import DEFAULT_SCENARIO, DEMO_DIR
 from voicesim.scorecard import CHECK_IDS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np

@@ -4,8 +4,8 @@ A whole file:
 
 >>> from voicesim.asr import transcribe
 >>> from voicesim.audiofile import load_audio
->>> transcribe(load_audio("jfk.flac"), lang="en").text                 # doctest: +SKIP
-'and so my fellow americans ask not what your country can do for you ...'
+>>> transcribe(load_audio("tests/data/real-speech/jfk.flac"), lang="en").text  # doctest: +ELLIPSIS
+'and so my fellow americans ... what your country can do for you ...'
 
 Live, one trainee reply (a *turn*) at a time, 16 kHz int16 chunks as the microphone
 delivers them:
@@ -90,7 +90,7 @@ def load_model(path: str | Path) -> vosk.Model:
     return _load_model_once(str(folder))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_model_once(folder: str) -> vosk.Model:
     try:
         return vosk.Model(folder)

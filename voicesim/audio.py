@@ -46,11 +46,11 @@ class Audio:
         return float_to_int16(self.samples)
 
     @classmethod
-    def silence(cls, seconds: float, sample_rate: int = SAMPLE_RATE) -> "Audio":
+    def silence(cls, seconds: float, sample_rate: int = SAMPLE_RATE) -> Audio:
         return cls(np.zeros(int(round(seconds * sample_rate)), dtype=np.float32), sample_rate)
 
     @classmethod
-    def concat(cls, parts: "list[Audio]") -> "Audio":
+    def concat(cls, parts: list[Audio]) -> Audio:
         if not parts:
             return cls.silence(0.0)
         rates = {p.sample_rate for p in parts}

@@ -1,10 +1,11 @@
 """Audio files in and out: any common WAV/FLAC layout becomes one :class:`Audio`.
 
 >>> from voicesim.audiofile import load_audio, write_wav
->>> audio = load_audio("/work/shared/fixtures/real-speech/jfk.flac")  # doctest: +SKIP
->>> audio.sample_rate, round(audio.duration_s, 1)                      # doctest: +SKIP
+>>> audio = load_audio("tests/data/real-speech/jfk.flac")   # 44.1 kHz stereo 24-bit FLAC
+>>> audio.sample_rate, round(audio.duration_s, 1)
 (16000, 11.0)
->>> write_wav("/tmp/jfk16k.wav", audio)                               # doctest: +SKIP
+>>> write_wav("/tmp/jfk16k.wav", audio).name
+'jfk16k.wav'
 
 Reading goes through libsndfile (``soundfile``), so every PCM width (8/16/24/32-bit
 integer), 32/64-bit float WAV, FLAC, OGG, MP3 and AIFF load the same way. Channels are averaged

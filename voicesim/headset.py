@@ -7,8 +7,8 @@
 
 Every :class:`Line` speaks :class:`~voicesim.audio.Audio` (mono float32, 16 kHz). A
 :class:`Headset` opens PortAudio streams (python-sounddevice) at 16 kHz when the device
-takes that rate, else at the device's own rate, and resamples. :class:`FileLine` stands in
-for the headset with WAV files (``--out`` / ``--replies``).
+takes that rate, else at the device's own rate, and resamples. Finding and naming the
+devices is :mod:`voicesim.devices`.
 
 For the live call, playback runs in the background (:meth:`Headset.play_async`) while
 :meth:`Headset.open_input_stream` hands 20 ms int16 chunks of the microphone to a callback,
@@ -85,7 +85,7 @@ class Line(Protocol):
 
     def open_input_stream(
         self, on_chunk: ChunkCallback, on_level: Callable[[float], None] | None = None
-    ) -> "InputStream":
+    ) -> InputStream:
         """Stream int16 16 kHz chunks to `on_chunk` from a background thread until closed."""
 
 
@@ -147,7 +147,7 @@ class _Capture:
         self._resample = StreamResampler(rate) if rate != SAMPLE_RATE else None
         self._stream = None
 
-    def __enter__(self) -> "_Capture":
+    def __enter__(self) -> _Capture:
         sd = portaudio()
         self._stream = _open_stream(
             sd.InputStream, self.device, "input",
@@ -301,7 +301,7 @@ class InputStream:
         self.error: Exception | None = None
         """Why delivery stopped early: usually AudioDeviceLostError, or what `on_chunk` raised."""
 
-    def __enter__(self) -> "InputStream":
+    def __enter__(self) -> InputStream:
         if self._source is not None:
             self._source.__enter__()
         self._running.set()

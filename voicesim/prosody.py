@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -318,7 +319,7 @@ def _pace(words: Sequence[Word]) -> dict[str, float | int]:
     if not words:
         return {}
     span = max(words[-1].end_s - words[0].start_s, 0.2)  # one short word is not a rate of 600 wpm
-    gaps = np.array([b.start_s - a.end_s for a, b in zip(words, words[1:])], dtype=float)
+    gaps = np.array([b.start_s - a.end_s for a, b in pairwise(words)], dtype=float)
     pauses = gaps[gaps > PAUSE_MIN_S]
     syllables = sum(count_syllables(w.word) for w in words)
     return {

@@ -1,7 +1,7 @@
 """Complaint-call scenarios: TOML files a trainer can read and edit, loaded into frozen values.
 
 A scenario is ``scenarios/<lang>/<id>.toml`` (format: ``scenarios/README.md``).
-Files are found in the repository's ``scenarios/`` folder and in the folders named
+Files are found in the shipped ``scenarios/`` folder (see :mod:`voicesim.resources`) and in the folders named
 by ``VOICESIM_SCENARIOS_DIR`` (``os.pathsep``-separated), which come first.
 
 >>> from voicesim.scenario import find_scenario, validate
@@ -24,6 +24,7 @@ from typing import Any
 
 from voicesim.customer_rules import ANGER_LEVELS, STAGES, load_rules
 from voicesim.errors import VoicesimError
+from voicesim.resources import bundled_folder
 
 REACTIONS = ("apology", "understanding", "good_question", "blame", "interrupted", "silence")
 """What the customer reacts to, each with its own lines."""
@@ -31,7 +32,8 @@ ENDINGS = ("resolved", "hung_up", "turn_limit")
 """How a call can end; also the outcome names."""
 
 ENV_DIRS = "VOICESIM_SCENARIOS_DIR"
-REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+REPO_SCENARIOS = bundled_folder("scenarios")
+"""The shipped scenarios: the checkout's scenarios/ folder, or its copy inside an installed wheel."""
 
 KeyPath = tuple[str | int, ...]
 """Where a key sits in the TOML document, e.g. ("stages", "details", "angry") or ("facts", 2, "topic")."""

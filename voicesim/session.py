@@ -88,7 +88,7 @@ def default_sessions_dir() -> Path:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class TurnRecord:
 
 
 def _scorecard_json(card: Scorecard) -> dict[str, Any]:
-    """The scorecard in the score command's JSON shape (DESIGN.md)."""
+    """The scorecard in the score command's JSON shape (docs/scorecard.md)."""
     from voicesim.scoring import scorecard_to_json
 
     return json.loads(scorecard_to_json(card))
@@ -335,7 +335,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class Session:
     """One call being recorded; use as a context manager so the recording is always closed."""
 
-    def __init__(self, store: "SessionStore", folder: Path, meta: SessionMeta) -> None:
+    def __init__(self, store: SessionStore, folder: Path, meta: SessionMeta) -> None:
         self.store = store
         self.folder = folder
         self.recording = StereoRecording(folder / RECORDING)
@@ -358,7 +358,7 @@ class Session:
         }
         self._save()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -419,7 +419,7 @@ class SessionStore:
         return Session(self, folder, meta)
 
     def _new_folder(self, meta: SessionMeta) -> Path:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(meta.scenario_id)}-{_slug(meta.trainee)}"
         for n in range(1, 10_000):
             folder = self.root / (base if n == 1 else f"{base}-{n}")

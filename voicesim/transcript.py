@@ -29,7 +29,7 @@ class Transcript:
     """Length of the audio the words came from; None for typed text."""
 
     @classmethod
-    def from_text(cls, text: str) -> "Transcript":
+    def from_text(cls, text: str) -> Transcript:
         """A typed reply: words split on white space, no timings."""
         return cls(text=text, words=tuple(Word(w) for w in text.split()))
 

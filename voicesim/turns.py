@@ -31,15 +31,15 @@ customer answers) or :meth:`keep_waiting`.
 from __future__ import annotations
 
 import functools
-from collections import deque
 import tomllib
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 import numpy as np
 
 from voicesim.audio import SAMPLE_RATE, block_levels_dbfs, int16_to_float, level_dbfs
+from voicesim.resources import data_file
 
 FRAME_SAMPLES = 320
 """20 ms analysis frames: short enough for a quick end of turn, long enough for a stable level."""
@@ -102,10 +102,10 @@ class TurnEvent:
     """END_OF_TURN: where the last voiced frame ended (for end-of-turn latency)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hold_words(lang: str) -> frozenset[str]:
     """Words after which a speaker usually goes on (fillers, conjunctions, articles), from data/turns/<lang>.toml."""
-    path = Path(__file__).parent / "data" / "turns" / f"{lang}.toml"
+    path = data_file("turns", f"{lang}.toml")
     if not path.is_file():
         return frozenset()
     return frozenset(w.lower() for w in tomllib.loads(path.read_text(encoding="utf-8")).get("hold_words", []))

@@ -152,7 +152,7 @@ def check_models() -> Iterator[Check]:
         yield check_model(spec)
 
 
-def check_model(spec: "ModelSpec") -> Check:
+def check_model(spec: ModelSpec) -> Check:
     from voicesim.errors import VoicesimError
     from voicesim.models import MODEL_PATH_ENV, resolve_model_path, store_dir
 

@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.resources import data_file
 
 DEFAULT_SCENARIO = "late-delivery"
 """The scenario of a call started without --scenario (and of the bundled demo replies)."""
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DIR = data_file("demo")
 """Bundled demo replies: data/demo/<scenario id>/NN-*.wav, a well-handled call."""
 
 
@@ -86,15 +87,41 @@ def _headset_or_demo(args: argparse.Namespace, scenario_id: str, view):
 
     line = Headset(output=args.output, input=args.input)
     try:
-        line.input_device, line.output_device  # look both up now, not mid-call
+        _ = line.input_device, line.output_device  # look both up now, not mid-call
         return line, None, scenario_id
     except NoAudioDeviceError as exc:
         if args.input or args.output:
             raise  # a device was asked for by name: say it is not there, don't swap in a demo
+        _refuse_demo_in_other_language(scenario_id, args)
         demo = demo_replies(DEFAULT_SCENARIO)
         note = "" if scenario_id == DEFAULT_SCENARIO else f" (demo replies exist for {DEFAULT_SCENARIO})"
         view.notice(f"No audio device ({exc}). Playing the scripted demo call on the bundled replies instead{note}.")
         return None, demo, DEFAULT_SCENARIO
+
+
+def _refuse_demo_in_other_language(scenario_id: str, args: argparse.Namespace) -> None:
+    """The demo call is English: for a call in another language, say what that language needs instead."""
+    from voicesim.models import model_spec, resolve_model_path
+    from voicesim.scenario import find_scenario
+
+    lang = find_scenario(scenario_id, lang=args.lang).lang
+    demo_lang = find_scenario(DEFAULT_SCENARIO).lang
+    if lang == demo_lang:
+        return
+    spec, demo_language = model_spec(lang), model_spec(demo_lang).language
+    try:
+        resolve_model_path(lang, args.model)
+    except VoicesimError:
+        raise VoicesimError(
+            f"no audio device, and {spec.language} calls need a {spec.language} Vosk model ({spec.name}), which is not "
+            f"installed: run `voicesim models fetch {lang}`, or unpack {spec.name}.zip from another machine and set "
+            f"VOSK_MODEL_PATH to it (README, section {spec.language}); the bundled demo call is {demo_language} only"
+        ) from None
+    raise VoicesimError(
+        f"no audio device, and there is no {spec.language} demo call (the bundled demo replies are {demo_language}); "
+        f"connect a headset for a live call (voicesim devices lists them), or script the call with your own "
+        f"recordings: voicesim practice --scenario {scenario_id} --replies reply1.wav reply2.wav"
+    )
 
 
 def demo_replies(scenario_id: str) -> list[Path]:
