@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from voicesim.headset import list_devices
+from voicesim.devices import list_devices
 
 
 def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from wer import word_error_rate
 
 from voicesim.audio import SAMPLE_RATE
 from voicesim.audiofile import load_audio, to_sample_rate, write_wav
-from voicesim.wer import word_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 
