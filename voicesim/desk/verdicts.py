@@ -89,8 +89,9 @@ def _read(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         return {}, None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"trainer.json is damaged ({exc.__class__.__name__}); fix or move it away to add verdicts"
-    if not isinstance(raw, dict):
-        return None, "trainer.json is damaged (not an object); fix or move it away to add verdicts"
+    if not isinstance(raw, dict) or not isinstance(raw.get("verdicts", {}), dict) \
+            or not isinstance(raw.get("comments", []), list):
+        return None, "trainer.json is damaged (not the expected object); fix or move it away to add verdicts"
     return raw, None
 
 
