@@ -53,6 +53,8 @@ def _page(value: str | None) -> int | None:
 
 
 def create_app(library: Library) -> Starlette:
+    # Page handlers are plain functions: Starlette runs them in its thread pool, so reading
+    # folders and rendering never stalls the event loop that streams a recording.
     site = Site(library)
 
     def html(page: str | None, what: str) -> Response:
@@ -60,32 +62,32 @@ def create_app(library: Library) -> Starlette:
             return HTMLResponse(site.not_found(what), status_code=404)
         return HTMLResponse(page)
 
-    async def sessions(request: Request) -> Response:
+    def sessions(request: Request) -> Response:
         return HTMLResponse(site.sessions(filters_from(request)))
 
-    async def sessions_csv(request: Request) -> Response:
+    def sessions_csv(request: Request) -> Response:
         return Response(site.sessions_csv(filters_from(request)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="sessions.csv"'})
 
-    async def call_page(request: Request) -> Response:
+    def call_page(request: Request) -> Response:
         return html(site.call(request.path_params["call_id"]), "such call")
 
-    async def recording(request: Request) -> Response:
+    def recording(request: Request) -> Response:
         call = library.call(request.path_params["call_id"])
         if call is None or not call.has_recording:
             return PlainTextResponse("no recording for this call", status_code=404)
         return FileResponse(call.folder / RECORDING, media_type="audio/wav")
 
-    async def trainee(request: Request) -> Response:
+    def trainee(request: Request) -> Response:
         return html(site.trainee(request.path_params["key"]), "such trainee")
 
-    async def packs(request: Request) -> Response:
+    def packs(request: Request) -> Response:
         return HTMLResponse(site.packs())
 
-    async def pack(request: Request) -> Response:
+    def pack(request: Request) -> Response:
         return html(site.pack(request.path_params["key"]), "such pack or scenario")
 
-    async def calibration(request: Request) -> Response:
+    def calibration(request: Request) -> Response:
         return HTMLResponse(site.calibration())
 
     async def post_verdict(request: Request) -> Response:
