@@ -301,6 +301,8 @@ def test_bad_cli_input_is_one_error_line(capsys, sessions, tmp_path):
     assert "does not exist" in one_error_line(capsys, ["review", "--sessions-dir", str(tmp_path / "none")])
     blocker = tmp_path / "a-file"
     blocker.write_text("")
+    assert "is a file, not a folder" in one_error_line(capsys, ["review", "--sessions-dir", str(blocker)])
+    assert "--port 70000 is not a port" in one_error_line(capsys, ["review", "--sessions-dir", str(root), "--port", "70000"])
     assert "cannot write the export folder" in one_error_line(
         capsys, ["review", "--sessions-dir", str(root), "--export", str(blocker / "site")])
     assert "inside the sessions folder" in one_error_line(

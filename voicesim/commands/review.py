@@ -38,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.sessions_dir).expanduser() if args.sessions_dir else default_sessions_dir()
     if not root.is_dir():
-        raise VoicesimError(f"sessions folder {root} does not exist; pass --sessions-dir DIR with the folder "
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise VoicesimError(f"sessions folder {root} {what}; pass --sessions-dir DIR with the folder "
                             "voicesim practice saved calls in")
+    if not 0 <= args.port <= 65535:
+        raise VoicesimError(f"--port {args.port} is not a port; give a number from 1024 to 65535, or 0 for any free one")
     library = _library(root)
     if args.export:
         return _export(library, root, Path(args.export).expanduser())
