@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,9 @@ def test_pack_grid_takes_each_trainees_latest_attempt_and_the_cohort_median():
     assert grid.median_overall == {1: 60, 2: 60}
     assert grid.share_met[(1, "apology")] == 0.5
     assert analytics.pack_keys(calls) == {"pack:p": 4, "scenario:late-delivery": 1}
+    assert grid.versions == ()  # these calls name no version
+    edited = [replace(c, pack_version=v) for c, v in zip(calls[:4], ("a", "a", "b", "b"), strict=True)]
+    assert analytics.pack_grid(edited, "pack:p").versions == ("a", "b")
 
 
 def test_calibration_counts_only_calls_with_both_verdicts_and_lists_disagreements():

@@ -175,6 +175,8 @@ class PackGrid:
     """(slot, check) -> the cohort's share of trainees who met the principle."""
     scenarios: dict[int, str]
     """Slot -> the scenario of that call."""
+    versions: tuple[str, ...] = ()
+    """The pack versions among the calls shown; more than one means the pack was edited in between."""
 
 
 def pack_grid(calls: Iterable[CallSummary], key: str) -> PackGrid:
@@ -191,7 +193,9 @@ def pack_grid(calls: Iterable[CallSummary], key: str) -> PackGrid:
             judged = [v.met for v in (counted(c, check) for c in row) if v.met is not None]
             share[(slot, check)] = sum(judged) / len(judged) if judged else None
     scenarios = {slot: c.scenario_id for (_, slot), c in cells.items()}
-    return PackGrid(key, slots, tuple(sorted({t for t, _ in cells}, key=str.lower)), cells, median, share, scenarios)
+    versions = tuple(sorted({c.pack_version for c in cells.values() if c.pack_version}))
+    return PackGrid(key, slots, tuple(sorted({t for t, _ in cells}, key=str.lower)), cells, median, share, scenarios,
+                    versions)
 
 
 def scorers(calls: Iterable[CallSummary]) -> dict[str, int]:

@@ -64,6 +64,8 @@ class CallSummary:
     pack_id: str | None = None
     pack_index: int | None = None
     """Position of the call in its pack (part A's "pack" object)."""
+    pack_version: str | None = None
+    """The pack's content hash: calls of one pack id with another version were made on edited calls."""
     has_recording: bool = False
     problem: str | None = None
     """What is wrong with the folder (missing or damaged session.json or recording), for the page to say."""
@@ -212,7 +214,8 @@ def _summary(folder: Path) -> CallSummary:
         started_at=str(session.get("started_at") or ""), outcome=str(session.get("outcome", "?")),
         turns=len(turns), auto=newest_assessment(folder, session), trainer=trainer, anger=anger,
         pack_id=str(pack["id"]) if pack.get("id") is not None else None,
-        pack_index=_int(pack.get("index")), has_recording=has_recording, problem=problem or trainer.problem,
+        pack_index=_int(pack.get("index")), pack_version=str(pack["version"]) if pack.get("version") else None,
+        has_recording=has_recording, problem=problem or trainer.problem,
     )
 
 
