@@ -144,3 +144,36 @@ def test_a_damaged_session_says_so_in_the_page(browser, desk):
     browser.get(f"{url}calls/{made.no_recording}.html")
     assert "recording" in browser.find_element(By.CSS_SELECTOR, ".problem-banner").text
     assert not browser.find_elements(By.ID, "player")
+
+
+def test_the_exported_sessions_page_filters_sorts_and_exports_the_rows_shown(browser, desk, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from voicesim.desk.export import export_site
+
+    url, made = desk
+    root = tmp_path / "sessions"
+    shutil.copytree(made.root, root, copy_function=os.link)
+    export_site(Library(root), tmp_path / "site")
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+
+    def shown() -> list[list[str]]:
+        return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr") if tr.is_displayed()]
+
+    everyone = shown()
+    Select(browser.find_element(By.NAME, "trainee")).select_by_visible_text("alex")
+    rows = shown()
+    assert rows and {r[1] for r in rows} == {"alex"} and len(rows) < len(everyone)
+    assert browser.find_element(By.ID, "count-text").text.startswith(f"{len(rows)} matching calls")
+    overall = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#sessions thead th")].index("Overall")
+    browser.find_elements(By.CSS_SELECTOR, "#sessions thead th")[overall].click()
+    rows = shown()
+    assert [int(r[overall]) for r in rows] == sorted((int(r[overall]) for r in rows), reverse=True)
+    href = browser.find_element(By.ID, "csv").get_attribute("href")
+    text = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.text()).then(done);", href)
+    assert list(csv.reader(io.StringIO(text)))[1:] == rows
+    browser.find_element(By.CSS_SELECTOR, "#static-filters button[type=reset]").click()
+    assert len(shown()) == len(everyone)
