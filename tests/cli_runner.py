@@ -5,7 +5,9 @@ and renders every customer line in a fresh espeak-ng; in-process, those are paid
 test session. What a fresh process would give each run is reset here instead: the
 environment (changes are undone afterwards), the working folder, caches keyed on paths
 the environment chooses, the pool of used Vosk recognizers, the spare espeak-ng worker (it inherits the environment) and
-PortAudio's device list (it reads PULSE_SERVER when it starts).
+PortAudio's device list (it reads PULSE_SERVER when it starts). Kept on purpose, as
+shared work: the loaded Vosk model (keyed on its folder) and the rendered customer lines
+(keyed on text and voice; forgotten when VOICESIM_ESPEAK_LIBRARY changes).
 
 Output is captured at the file-descriptor level, so C libraries writing straight to
 fd 1/2 (Vosk, ALSA, PortAudio) land in stdout/stderr exactly as they would for a user,
@@ -83,18 +85,19 @@ def _apply_env(mp: pytest.MonkeyPatch, env: Mapping[str, str | None], clean: boo
 
 
 def _fresh_process_state(changed_env: set[str]) -> None:
-    """Forget what this process learnt under another environment, as a new process would not know it."""
-    from voicesim import tts
-
-    if changed_env:
+    """Give a run what a new process would start with, wherever earlier runs or tests could change it."""
+    # Only modules already imported can hold state; importing one here would cost its import time for nothing.
+    tts, asr = sys.modules.get("voicesim.tts"), sys.modules.get("voicesim.asr")
+    if tts and changed_env:
         tts._WORKERS.close()  # its spare worker was started with the old environment
-    if changed_env & set(TTS_ENV):
+    if tts and changed_env & set(TTS_ENV):
         tts.clear_cache()
-    _clear_env_keyed_caches()
-    if "voicesim.asr" in sys.modules:
+    if asr:
         # A new process starts with no used Vosk recognizers; so does every run, whatever ran before.
-        sys.modules["voicesim.asr"]._POOL._idle.clear()
-    if "sounddevice" in sys.modules:
+        asr._POOL._idle.clear()
+    _clear_env_keyed_caches()
+    if changed_env and "sounddevice" in sys.modules:
+        # Unchanged, the list is already this environment's: the virtual headset refreshes it as it starts and stops.
         _refresh_portaudio()
 
 

@@ -16,11 +16,11 @@ from voicesim.headset import list_devices
 
 def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "voicesim", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 @pytest.mark.headset
-def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset, cli):
+def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset, cli):  # noqa: F811 - fixtures
     out = cli("devices")
     assert out.returncode == 0, out.stderr
     header, *rows = out.stdout.splitlines()
@@ -35,7 +35,7 @@ def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset,
 
 
 @pytest.mark.headset
-def test_devices_json_matches_the_library(virtual_headset, cli):
+def test_devices_json_matches_the_library(virtual_headset, cli):  # noqa: F811 - fixtures
     out = cli("devices", "--json")
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
