@@ -67,7 +67,7 @@ def demo_call(tmp_path_factory):
 def test_demo_replies_resolve_the_call_and_json_is_the_contract(demo_call):
     _, proc = demo_call
     out = json.loads(proc.stdout)
-    assert sorted(out) == ["outcome", "overall", "session_dir", "turns"]
+    assert sorted(out) == ["outcome", "overall", "principles", "session_dir", "turns"]
     assert out["outcome"] == "resolved"
     assert out["turns"] == len(DEMO)
     assert isinstance(out["overall"], int) and 0 <= out["overall"] <= 100

@@ -13,7 +13,30 @@ import pytest
 import soundfile as sf
 
 from voicesim.errors import VoicesimError
-from voicesim.session import IN_PROGRESS, SessionMeta, SessionStore, StereoRecording, default_sessions_dir
+from voicesim.session import (
+    IN_PROGRESS,
+    CustomerSpeech,
+    SessionMeta,
+    SessionStore,
+    StereoRecording,
+    TraineeSpeech,
+    TurnRecord,
+    default_sessions_dir,
+)
+
+
+def typed_turn(index: int = 1, said: str = "i am sorry") -> TurnRecord:
+    """A turn as a call records it: the typed reply scored for real, a real customer's reaction."""
+    from voicesim.customer import Customer
+    from voicesim.language import load_language
+    from voicesim.scenario import find_scenario
+    from voicesim.scoring import score_reply
+    from voicesim.transcript import Transcript
+
+    transcript = Transcript.from_text(said)
+    card = score_reply(transcript, load_language("en"))
+    reaction = Customer(find_scenario("late-delivery", "en")).react(card)
+    return TurnRecord(index, CustomerSpeech("Where is it?", 0.0, 1.5), TraineeSpeech(transcript, 2.0), card, reaction)
 
 
 def meta(trainee="sam", scenario="late-delivery") -> SessionMeta:
@@ -62,9 +85,11 @@ def test_session_json_is_written_turn_by_turn_and_indexed(tmp_path: Path):
     session = store.create(meta())
     path = session.folder / "session.json"
     assert json.loads(path.read_text())["outcome"] == IN_PROGRESS
-    session.add_turn({"index": 1, "customer_text": "Where is it?", "trainee": {"text": "i am sorry"}})
+    session.add_turn(typed_turn(1, "i am sorry"))
     on_disk = json.loads(path.read_text())
     assert on_disk["turns"][0]["trainee"]["text"] == "i am sorry"
+    assert on_disk["turns"][0]["customer"] == {"text": "Where is it?", "start_s": 0.0, "end_s": 1.5}
+    assert on_disk["turns"][0]["scorecard"]["checks"]["apology"]["passed"]
     assert store.list()[0].turns == 1 and store.list()[0].outcome == IN_PROGRESS
     session.finish("resolved", overall=77)
     row = store.list(trainee="sam")[0]
@@ -92,17 +117,19 @@ def test_unwritable_sessions_folder_is_one_clear_error(tmp_path: Path):
 
 def test_a_crashed_process_leaves_its_finished_turns(tmp_path: Path):
     code = f"""
-import os, numpy as np
+import os, sys, numpy as np
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_session import typed_turn
 from voicesim.session import SessionStore, SessionMeta
 s = SessionStore({str(tmp_path)!r}).create(SessionMeta("x", "v", "en", "m", 1, "t", "live"))
 s.recording.add_trainee(np.full(8000, 0.1, np.float32))
-s.add_turn({{"index": 1}})
+s.add_turn(typed_turn(1))
 os._exit(9)  # no cleanup at all
 """
     subprocess.run([sys.executable, "-c", code], check=False)
     [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]
     data = json.loads((folder / "session.json").read_text())
-    assert data["turns"] == [{"index": 1}] and data["outcome"] == IN_PROGRESS
+    assert [t["index"] for t in data["turns"]] == [1] and data["outcome"] == IN_PROGRESS
     audio, _ = sf.read(folder / "recording.wav")
     assert audio.shape == (8000, 2)
 

@@ -331,14 +331,19 @@ def _reaction(passed: dict[str, bool], events: TurnEvents, hits: tuple[RuleHit, 
     return None
 
 
+def read_rule_file(path: str | None, name: str, what: str) -> tuple[Any, dict[str, Any]]:
+    """(source, parsed table) of ``path`` or the packaged data/<name>; VoicesimError says which file failed."""
+    source = Path(path) if path else resources.files("voicesim") / "data" / name
+    try:
+        return source, tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise VoicesimError(f"cannot read {what} {source}: {exc}") from exc
+
+
 @functools.lru_cache(maxsize=4)
 def load_rules(path: str | None = None) -> CustomerRules:
     """The anger rule table; ``path`` defaults to the packaged data/customer_rules.toml."""
-    source = Path(path) if path else resources.files("voicesim") / "data" / RULES_FILE
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise VoicesimError(f"cannot read the customer rule table {source}: {exc}") from exc
+    source, data = read_rule_file(path, RULES_FILE, "the customer rule table")
     try:
         return _rules_from(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -15,9 +15,12 @@ written, so the output reads as a plain transcript of the call.
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
-from voicesim.scorecard import CHECK_IDS
+from voicesim.scorecard import CHECK_IDS, Scorecard
+
+if TYPE_CHECKING:
+    from voicesim.debrief import Debrief
 
 CLEAR_LINE = "\r\x1b[2K"
 BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
@@ -40,18 +43,18 @@ def meter(dbfs: float, width: int = METER_WIDTH) -> str:
     return "[" + "#" * filled + " " * (width - filled) + "]"
 
 
-def ticks(card: dict[str, Any], color: bool = False) -> str:
-    """One line of ✓/✗ per check of a score-contract dict."""
+def ticks(card: Scorecard, color: bool = False) -> str:
+    """One line of ✓/✗ per check of a reply's scorecard."""
     parts = []
     for check_id in CHECK_IDS:
-        result = card.get("checks", {}).get(check_id)
+        result = card.checks.get(check_id)
         if result is None:
             continue
-        mark = "✓" if result.get("passed") else "✗"
+        mark = "✓" if result.passed else "✗"
         if color:
-            mark = (GREEN if result.get("passed") else RED) + mark + RESET
+            mark = (GREEN if result.passed else RED) + mark + RESET
         parts.append(f"{mark} {SHORT_NAMES.get(check_id, check_id)}")
-    return "  ".join(parts) + f"   ({card.get('overall', 0)}/100)"
+    return "  ".join(parts) + f"   ({card.overall}/100)"
 
 
 class LiveView:
@@ -93,17 +96,26 @@ class LiveView:
         label = f"{BOLD}You:{RESET}" if self.tty else "You:"
         self._line(f"{label} {text or '(nothing recognized)'}")
 
-    def turn_result(self, card: dict[str, Any], events: Sequence[str] = ()) -> None:
+    def turn_result(self, card: Scorecard, events: Sequence[str] = ()) -> None:
         """Ticks per check after a reply, plus what happened (barge-in, silence prompt)."""
         self._line("  " + ticks(card, color=self.tty) + "".join(f"  [{e}]" for e in events))
 
-    def scorecard(self, cards: Sequence[dict[str, Any]], outcome: str, overall: int | None) -> None:
-        """The end of the call: outcome, overall score, and per check how many replies passed."""
+    def scorecard(self, debrief: "Debrief") -> None:
+        """The end of the call: outcome, the call's mark, and per principle its verdict and the reply that decided it."""
+        from voicesim.debrief import MARKS, verdict_column, wording
+
+        text = wording(debrief.lang)
+        phrases, outcome = text["phrases"], text["outcomes"].get(debrief.outcome, debrief.outcome.replace("_", " "))
+        overall = debrief.overall if debrief.overall is not None else "-"
+        replies = debrief.notes[0].replies if debrief.notes else 0
         self._line("")
-        self._line(f"Call ended: {outcome.replace('_', ' ')}. Overall {overall if overall is not None else '-'}/100 over {len(cards)} replies.")
-        for check_id in CHECK_IDS:
-            passed = sum(1 for c in cards if c.get("checks", {}).get(check_id, {}).get("passed"))
-            self._line(f"  {SHORT_NAMES[check_id]:<14} {passed}/{len(cards)}")
+        self._line(phrases["ended"].format(outcome=outcome, overall=overall, n=replies))
+        width = max((len(n.principle) for n in debrief.notes), default=0)
+        for note in debrief.notes:
+            mark = MARKS[note.met]
+            if self.tty and note.met is not None:
+                mark = (GREEN if note.met else RED) + mark + RESET
+            self._line(f"  {mark} {note.principle:<{width}}  {verdict_column(note, phrases)}")
 
     def lines(self, lines: Sequence[str]) -> None:
         for text in lines:

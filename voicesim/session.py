@@ -8,14 +8,16 @@ turn, so a crash or Ctrl-C never loses a finished turn. ``sessions.db`` in the
 sessions folder indexes the calls by trainee and scenario; it is derived data and
 is rebuilt from the folders when missing.
 
+Turns arrive as typed :class:`TurnRecord` values (:meth:`Session.add_turn`); they
+become JSON only here, in :meth:`TurnRecord.to_json`.
+
 >>> import tempfile, numpy as np
 >>> store = SessionStore(tempfile.mkdtemp())
 >>> meta = SessionMeta(scenario_id="late-delivery", scenario_version="abc", lang="en",
 ...                    model="vosk-model-small-en-us-0.15", seed=1, trainee="sam", mode="scripted")
 >>> with store.create(meta) as session:
 ...     _ = session.recording.add_customer(np.zeros(1600, np.float32))
-...     session.add_turn({"index": 1, "customer_text": "Where is my parcel?"})
-...     session.finish("resolved", overall=80)
+...     session.finish(Outcome.HUNG_UP, overall=20)
 >>> [s.trainee for s in store.list(trainee="sam")]
 ['sam']
 """
@@ -30,8 +32,9 @@ import sqlite3
 import struct
 import tempfile
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,17 +42,40 @@ from voicesim import __version__
 from voicesim.audio import SAMPLE_RATE, float_to_int16
 from voicesim.errors import VoicesimError
 
+if TYPE_CHECKING:
+    from voicesim.customer import CustomerReaction
+    from voicesim.scorecard import Scorecard
+    from voicesim.transcript import Transcript
+
 ENV_DIR = "VOICESIM_SESSIONS_DIR"
 INDEX_NAME = "sessions.db"
 SESSION_JSON = "session.json"
 RECORDING = "recording.wav"
 FORMAT = 1
 """session.json format version; bump when a field changes meaning."""
-IN_PROGRESS = "in_progress"
-INTERRUPTED = "interrupted"
-"""Outcome of a call ended with Ctrl-C."""
-DEVICE_LOST = "device_lost"
-"""Outcome of a call whose audio device disappeared."""
+
+
+class Outcome(StrEnum):
+    """How a call ended: session.json's "outcome" (str-valued, so the JSON reads the same)."""
+
+    IN_PROGRESS = "in_progress"
+    """Not ended: the call still runs, or its process died mid-call."""
+    RESOLVED = "resolved"
+    HUNG_UP = "hung_up"
+    TURN_LIMIT = "turn_limit"
+    """The customer's turn limit was reached, or a scripted call's replies ran out."""
+    INTERRUPTED = "interrupted"
+    """Ctrl-C."""
+    DEVICE_LOST = "device_lost"
+    """The audio device disappeared mid-call."""
+
+
+IN_PROGRESS, INTERRUPTED, DEVICE_LOST = Outcome.IN_PROGRESS, Outcome.INTERRUPTED, Outcome.DEVICE_LOST
+
+
+def round_s(seconds: float | None) -> float | None:
+    """A time for session.json: seconds to the millisecond; None stays None."""
+    return None if seconds is None else round(float(seconds), 3)
 
 
 def default_sessions_dir() -> Path:
@@ -97,6 +123,106 @@ class SessionSummary:
     outcome: str
     turns: int
     overall: int | None
+
+
+@dataclass(frozen=True)
+class CustomerSpeech:
+    """A line the customer said, placed on the recording's clock."""
+
+    text: str
+    start_s: float
+    end_s: float
+    """Where it stopped: its end, or where the trainee cut it off."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "start_s": round_s(self.start_s), "end_s": round_s(self.end_s)}
+
+
+@dataclass(frozen=True)
+class SilencePrompt:
+    """The customer checking the line is alive ("Hello?") while the trainee says nothing."""
+
+    text: str
+    start_s: float
+    """On the recording's clock."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "start_s": round_s(self.start_s)}
+
+
+@dataclass(frozen=True)
+class TraineeSpeech:
+    """The trainee's reply in one turn."""
+
+    transcript: Transcript
+    """Word times count from offset_s."""
+    offset_s: float
+    """Where the reply's audio starts on the recording's clock."""
+
+    def to_json(self) -> dict[str, Any]:
+        words = [
+            {"word": w.word, "start_s": round_s(None if w.start_s is None else w.start_s + self.offset_s),
+             "end_s": round_s(None if w.end_s is None else w.end_s + self.offset_s), "conf": w.conf}
+            for w in self.transcript.words
+        ]
+        return {
+            "text": self.transcript.text,
+            "start_s": words[0]["start_s"] if words else None,
+            "end_s": words[-1]["end_s"] if words else None,
+            "words": words,
+        }
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One finished turn: the customer's line, the trainee's reply, its scorecard, the customer's answer."""
+
+    index: int
+    """1 for the reply to the opening line."""
+    customer: CustomerSpeech
+    """The line this turn answers."""
+    trainee: TraineeSpeech
+    scorecard: Scorecard
+    customer_answer: CustomerReaction
+    silence_prompts: tuple[SilencePrompt, ...] = ()
+    response_delay_s: float | None = None
+    """From the end of the customer's line to the trainee's first speech (0 when they talked over it)."""
+    end_of_turn_latency_s: float | None = None
+    """Live calls: the trainee's last voiced sample to the start of the customer's answer."""
+    interruptions: int = 0
+    """Times the trainee talked over the customer."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The turn as session.json holds it."""
+        return {
+            "index": self.index,
+            "customer": self.customer.to_json(),
+            "silence_prompts": [p.to_json() for p in self.silence_prompts],
+            "trainee": self.trainee.to_json(),
+            "scorecard": _scorecard_json(self.scorecard),
+            "response_delay_s": round_s(self.response_delay_s),
+            "end_of_turn_latency_s": round_s(self.end_of_turn_latency_s),
+            "interruptions": self.interruptions,
+            "customer_answer": _reaction_json(self.customer_answer),
+        }
+
+
+def _scorecard_json(card: Scorecard) -> dict[str, Any]:
+    """The scorecard in the score command's JSON shape (DESIGN.md)."""
+    from voicesim.scoring import scorecard_to_json
+
+    return json.loads(scorecard_to_json(card))
+
+
+def _reaction_json(reaction: CustomerReaction) -> dict[str, Any]:
+    return {
+        "text": reaction.text,
+        "slots": [line.slot for line in reaction.lines],
+        "anger": reaction.anger,
+        "anger_delta": reaction.anger_delta,
+        "rules": [{"rule": h.rule, "delta": h.delta} for h in reaction.rules],
+        "outcome": reaction.outcome,
+    }
 
 
 class StereoRecording:
@@ -213,6 +339,8 @@ class Session:
         self.store = store
         self.folder = folder
         self.recording = StereoRecording(folder / RECORDING)
+        self.turns: list[TurnRecord] = []
+        """The finished turns, as recorded (session.json holds them as JSON)."""
         self.data: dict[str, Any] = {
             "format": FORMAT,
             "voicesim_version": meta.voicesim_version,
@@ -223,7 +351,7 @@ class Session:
             "mode": meta.mode,
             "started_at": utc_now(),
             "ended_at": None,
-            "outcome": IN_PROGRESS,
+            "outcome": Outcome.IN_PROGRESS.value,
             "overall": None,
             "recording": RECORDING,
             "turns": [],
@@ -236,20 +364,20 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def turns(self) -> list[dict[str, Any]]:
-        return self.data["turns"]
-
-    def add_turn(self, turn: dict[str, Any]) -> None:
+    def add_turn(self, turn: TurnRecord) -> None:
         """Record a finished turn; on disk before this returns."""
-        self.data["turns"].append(turn)
+        self.turns.append(turn)
+        self.data["turns"].append(turn.to_json())
         self._save()
 
-    def finish(self, outcome: str, overall: int | None, debrief: dict[str, Any] | None = None) -> None:
-        """The call is over: outcome, the call's overall score, the debrief."""
-        self.data.update(outcome=outcome, overall=overall, ended_at=utc_now())
+    def finish(self, outcome: Outcome | str, overall: int | None, debrief: dict[str, Any] | None = None,
+               assessment: dict[str, Any] | None = None) -> None:
+        """The call is over: outcome, the call's overall score, the debrief, the verdict per principle."""
+        self.data.update(outcome=Outcome(outcome).value, overall=overall, ended_at=utc_now())
         if debrief is not None:
             self.data["debrief"] = debrief
+        if assessment is not None:
+            self.data["assessment"] = assessment
         self.recording.close()
         self._save()
 

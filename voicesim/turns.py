@@ -10,7 +10,7 @@ far, so tests can use synthetic audio.
 >>> det = TurnDetector(TurnSettings())
 >>> tone = (0.3 * np.sin(np.arange(16000) * 0.2)).astype(np.float32)
 >>> events = det.feed(tone, customer_playing=False) + det.feed(np.zeros(16000, np.float32), customer_playing=False)
->>> [e.kind for e in events]
+>>> [str(e.kind) for e in events]
 ['speech_start', 'end_of_turn']
 
 How the end of a turn is decided (why two holds): people leave about 200 ms
@@ -34,6 +34,7 @@ import functools
 from collections import deque
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,22 @@ INITIAL_NOISE_DBFS = -60.0
 NOISE_CEILING_DBFS = -35.0
 """The floor never rises above this, so a long stretch of loud speech stays speech."""
 
-SPEECH_START = "speech_start"
-END_OF_TURN = "end_of_turn"
-BARGE_IN = "barge_in"
-SILENCE_TIMEOUT = "silence_timeout"
+
+class TurnEventKind(StrEnum):
+    """What the detector noticed; str-valued, so logs and JSON read as plain words."""
+
+    SPEECH_START = "speech_start"
+    END_OF_TURN = "end_of_turn"
+    BARGE_IN = "barge_in"
+    """The trainee started speaking while the customer talked (after the grace period)."""
+    SILENCE_TIMEOUT = "silence_timeout"
+
+
+# Short names, as the detector and its tests use them.
+SPEECH_START = TurnEventKind.SPEECH_START
+END_OF_TURN = TurnEventKind.END_OF_TURN
+BARGE_IN = TurnEventKind.BARGE_IN
+SILENCE_TIMEOUT = TurnEventKind.SILENCE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,7 @@ class TurnSettings:
 class TurnEvent:
     """Something the call loop must react to."""
 
-    kind: str
-    """One of SPEECH_START, END_OF_TURN, BARGE_IN, SILENCE_TIMEOUT."""
+    kind: TurnEventKind
     at_s: float
     """Seconds of audio fed when it was decided."""
     speech_end_s: float | None = None

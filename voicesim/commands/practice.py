@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
     parser.add_argument("--input", metavar="DEVICE", help="microphone by index or name (voicesim devices)")
     parser.add_argument("--output", metavar="DEVICE", help="earpiece by index or name (voicesim devices)")
-    parser.add_argument("--json", action="store_true", help='print only {"session_dir","outcome","turns","overall"} on stdout')
+    parser.add_argument("--json", action="store_true", help='print only {"session_dir","outcome","turns","overall","principles"} on stdout')
     parser.set_defaults(func=run)
 
 

@@ -1,0 +1,156 @@
+"""The live call loop's decisions, fast: real speech, real turn detector, real Vosk, simulated time.
+
+A :class:`lines.ClockedLine` is both the line and the microphone: time moves only as
+the loop reads 20 ms chunks, so a call's turn-taking (end of turn, a thinking pause,
+barge-in, the customer breaking off, the silence prompt, device loss, Ctrl-C) runs in
+a second or two and the same script gives the same call. The trainee speaks with
+Piper (tests/trainee_voice.py), another engine than the customer's espeak-ng.
+Real-time calls on the virtual headset are in test_practice_headset.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from lines import ClockedLine, Fail, Say
+from trainee_voice import speak
+
+from voicesim.call import CallSetup, run_live
+from voicesim.commands.practice import DEFAULT_SCENARIO
+from voicesim.errors import VoicesimError
+from voicesim.headset import AudioDeviceLostError
+from voicesim.liveview import LiveView
+from voicesim.session import Outcome, SessionStore
+from voicesim.turns import FRAME_SAMPLES, TurnSettings
+
+SETTINGS = TurnSettings()
+FRAME_S = FRAME_SAMPLES / 16000
+CTRL_C_INTO_ANSWER = Fail(KeyboardInterrupt(), into_line_s=0.5)
+"""Ends a test's call once the customer has started the answer that matters."""
+
+
+@pytest.fixture(scope="module")
+def setup(en_model) -> CallSetup:
+    return replace(CallSetup.prepare(DEFAULT_SCENARIO, lang="en", seed=0, trainee="fast"), model=en_model)
+
+
+def at_anger(setup: CallSetup, anger: int) -> CallSetup:
+    """The same call with a customer who starts at `anger`."""
+    return replace(setup, scenario=replace(setup.scenario, start_anger=anger))
+
+
+def call(setup: CallSetup, script, tmp_path: Path, settings: TurnSettings = SETTINGS):
+    """Run the live loop on a ClockedLine; returns (result, session.json, the line, what the view showed)."""
+    line = ClockedLine(script)
+    view = LiveView(io.StringIO(), tty=False)
+    result = run_live(setup, line, SessionStore(tmp_path), view, settings, microphone=line, prefetch=False)
+    data = json.loads((result.session_dir / "session.json").read_text())
+    return result, data, line, view.stream.getvalue()
+
+
+def test_a_finished_reply_ends_the_turn_after_the_quick_hold(setup, tmp_path: Path):
+    reply = speak("I am so sorry that your order has not arrived yet")
+    result, data, line, shown = call(setup, [Say(reply, gap_s=0.4), CTRL_C_INTO_ANSWER], tmp_path)
+    [turn] = data["turns"]
+    assert "sorry" in turn["trainee"]["text"] and "arrived" in turn["trainee"]["text"], shown
+    # One answer, started as soon as the trainee's last word had the quick hold of silence after it.
+    assert len(line.played) == 2 and "breaks off" not in shown
+    latency = turn["end_of_turn_latency_s"]
+    assert latency == result.latencies_s[0]
+    assert SETTINGS.quick_hold_s <= latency <= SETTINGS.quick_hold_s + FRAME_S
+    answer_start = line.played[1][0]
+    assert abs(answer_start - (turn["trainee"]["end_s"] + latency)) < 0.3  # Vosk's word end vs the voiced end
+
+
+def test_an_open_last_word_is_a_pause_not_the_end(setup, tmp_path: Path):
+    thinking = [Say(speak("I am so sorry about that and"), gap_s=0.4),
+                Say(speak("when did you place the order?"), after_own_s=0.2)]
+    _, data, line, shown = call(setup, [*thinking, CTRL_C_INTO_ANSWER], tmp_path)
+    [turn] = data["turns"]
+    paused_for = line.spoken[1][0] - line.spoken[0][1]
+    assert SETTINGS.quick_hold_s < paused_for < SETTINGS.end_hold_s
+    # The customer held their answer through the pause: one answer, after the second part.
+    assert len(line.played) == 2 and line.played[1][0] > line.spoken[1][1], shown
+    assert "and when" in turn["trainee"]["text"]
+
+
+def test_the_customer_breaks_off_when_the_trainee_goes_on(setup, tmp_path: Path):
+    after_a_pause = [Say(speak("I am so sorry about the delay."), gap_s=0.4),
+                     Say(speak("When did you place the order?"), after_own_s=0.2)]
+    _, data, line, shown = call(setup, [*after_a_pause, CTRL_C_INTO_ANSWER], tmp_path)
+    # The answer started in the pause; the trainee went on, so the customer stopped within the grace period.
+    broken_off = line.played[1][0]
+    assert line.spoken[0][1] < broken_off < line.spoken[1][0]
+    assert line.stopped[0] - broken_off < SETTINGS.barge_in_grace_s
+    assert "(breaks off: you went on)" in shown
+    # Nothing of that answer counts: one turn with both parts, answered after the second.
+    [turn] = data["turns"]
+    assert "delay" in turn["trainee"]["text"] and "order" in turn["trainee"]["text"]
+    assert len(line.played) == 3 and line.played[2][0] > line.spoken[1][1]
+
+
+@pytest.mark.parametrize("anger, yields", [(4, True), (7, False)], ids=["annoyed-yields", "angry-talks-on"])
+def test_barge_in_is_counted_and_the_customer_yields_only_below_angry(setup, tmp_path: Path, anger: int, yields: bool):
+    reply = speak("I am sorry, I understand, could you tell me your order number?")
+    _, data, line, shown = call(at_anger(setup, anger), [Say(reply, into_line_s=1.5), CTRL_C_INTO_ANSWER], tmp_path)
+    [turn] = data["turns"]
+    assert turn["interruptions"] == 1
+    assert not turn["scorecard"]["checks"]["calm_tone"]["passed"]
+    opening_end = line.played[0][1]
+    if yields:
+        assert "(stops talking)" in shown
+        assert line.stopped[0] - line.spoken[0][0] < SETTINGS.barge_in_grace_s
+        assert turn["customer"]["end_s"] < round(opening_end, 3)
+    else:
+        assert "(stops talking)" not in shown
+        assert not line.stopped or line.stopped[0] > opening_end
+        assert turn["customer"]["end_s"] == round(opening_end, 3)
+
+
+def test_seven_seconds_of_silence_bring_the_silence_prompt(setup, tmp_path: Path):
+    late = Say(speak("I am so sorry about that. How can I help you?"), gap_s=SETTINGS.silence_timeout_s + 0.5)
+    _, data, line, shown = call(setup, [late, CTRL_C_INTO_ANSWER], tmp_path)
+    [turn] = data["turns"]
+    [prompt] = turn["silence_prompts"]
+    assert prompt["text"]
+    assert abs(prompt["start_s"] - turn["customer"]["end_s"] - SETTINGS.silence_timeout_s) <= FRAME_S
+    assert "[silence prompt x1]" in shown
+    assert line.spoken[0][0] >= line.played[1][1]  # the trainee answered after the prompt
+
+
+def test_a_lost_device_keeps_the_session_and_says_so_in_one_line(setup, tmp_path: Path):
+    reply = speak("I am so sorry that your order has not arrived yet")
+    gone = Fail(AudioDeviceLostError("the input device 'USB headset' disappeared; plug it back in"), into_line_s=1.0)
+    line = ClockedLine([Say(reply, gap_s=0.4), gone])
+    with pytest.raises(VoicesimError) as raised:
+        run_live(setup, line, SessionStore(tmp_path), LiveView(io.StringIO(), tty=False), microphone=line, prefetch=False)
+    message = str(raised.value)
+    assert "\n" not in message and "disappeared" in message and "session so far is saved in" in message
+    [session_json] = tmp_path.glob("*/session.json")
+    data = json.loads(session_json.read_text())
+    assert data["outcome"] == Outcome.DEVICE_LOST == "device_lost" and len(data["turns"]) == 1
+    assert str(session_json.parent) in message
+
+
+def test_ctrl_c_mid_answer_ends_the_call_as_interrupted_with_the_session_saved(setup, tmp_path: Path):
+    reply = speak("I am so sorry that your order has not arrived yet")
+    result, data, line, shown = call(setup, [Say(reply, gap_s=0.4), Fail(KeyboardInterrupt(), into_line_s=1.0)], tmp_path)
+    assert result.outcome == Outcome.INTERRUPTED and data["outcome"] == "interrupted"
+    assert len(data["turns"]) == 1 and data["turns"][0]["trainee"]["words"]
+    assert "Session saved in" in shown and data["debrief"]
+    audio, rate = sf.read(result.session_dir / "recording.wav")
+    assert audio.shape[1] == 2 and audio.shape[0] / rate >= line.now()
+
+
+def test_the_same_script_gives_the_same_session(setup, tmp_path: Path):
+    reply = speak("I am so sorry that your order has not arrived yet")
+    sessions = []
+    for run in ("a", "b"):
+        _, data, _, _ = call(setup, [Say(reply, gap_s=0.4), CTRL_C_INTO_ANSWER], tmp_path / run)
+        sessions.append({k: v for k, v in data.items() if k not in ("started_at", "ended_at")})
+    assert sessions[0] == sessions[1] and sessions[0]["turns"]

@@ -1,0 +1,336 @@
+"""The live call on a streaming line: turn-taking by voice, barge-in, silence prompts, until the call ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voicesim.audio import SAMPLE_RATE, Audio
+from voicesim.call.mic import Microphone, StreamMicrophone
+from voicesim.call.prefetch import Prefetcher
+from voicesim.call.setup import CallResult, CallSetup, finish_call
+from voicesim.call.turn import Reply, answer_turn, fork, score
+from voicesim.call.voice import customer_voice, scenario_lines, texts
+from voicesim.customer import Customer, TurnEvents
+from voicesim.errors import VoicesimError
+from voicesim.liveview import LiveView
+from voicesim.session import (
+    CustomerSpeech,
+    Outcome,
+    Session,
+    SessionStore,
+    SilencePrompt,
+    TurnRecord,
+    round_s,
+)
+from voicesim.transcript import Transcript
+from voicesim.turns import TurnDetector, TurnEvent, TurnEventKind, TurnSettings
+
+if TYPE_CHECKING:
+    from voicesim.headset import Line
+
+TALKS_OVER_FROM = "angry"
+"""Anger level from which the customer talks over a trainee who interrupts; below it they stop and listen."""
+MAX_TURN_S = 60.0
+"""A reply that runs this long is closed as a turn anyway, so a stuck microphone cannot hang the call."""
+
+
+@dataclass
+class _LiveTurn:
+    """What the live loop knows about the trainee's turn in progress."""
+
+    line: str
+    """The customer's line this turn answers."""
+    start_pos: int = 0
+    """Stream sample where the turn began (the recognizer's clock for its first segment)."""
+    heard: tuple[float, float] = (0.0, 0.0)
+    """When the customer's line started and ended, on the recording's clock."""
+    audio: list[np.ndarray] = field(default_factory=list)
+    """Microphone chunks since start_pos."""
+    segments: list[tuple[float, Transcript]] = field(default_factory=list)
+    """Words heard before the trainee went on after a pause: (offset from start_pos in s, words)."""
+    interruptions: int = 0
+    prompts: list[SilencePrompt] = field(default_factory=list)
+    speech_start_s: float | None = None
+
+    def words(self, last: Transcript, last_offset_s: float) -> Transcript:
+        """All the turn's words, times from start_pos."""
+        words = tuple(
+            replace(w, start_s=round_s(w.start_s + off), end_s=round_s(w.end_s + off))
+            for off, seg in (*self.segments, (last_offset_s, last))
+            for w in seg.words
+        )
+        return Transcript(" ".join(w.word for w in words), words, round_s(sum(len(a) for a in self.audio) / SAMPLE_RATE))
+
+    def notes(self) -> list[str]:
+        """What happened besides the words, for the live view."""
+        notes = []
+        if self.interruptions:
+            notes.append(f"talked over the customer x{self.interruptions}")
+        if self.prompts:
+            notes.append(f"silence prompt x{len(self.prompts)}")
+        return notes
+
+
+class LiveCall:
+    """One call on a streaming line; :meth:`run` returns when the call has ended.
+
+    The customer answers as soon as the turn detector hears the trainee stop. If the
+    trainee goes on within the first moments of that answer (a pause, not the end), the
+    customer breaks off, nothing of that answer counts, and the turn continues: so the
+    answer comes quickly without cutting off a thinking pause for good.
+
+    Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
+    input stream on the wall clock; a line on a manual clock can be its own microphone.
+    """
+
+    def __init__(self, setup: CallSetup, line: Line, store: SessionStore, view: LiveView,
+                 settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
+                 prefetch: bool = True) -> None:
+        from voicesim.asr import Recognizer
+
+        self.setup = setup
+        self.line = line
+        self.store = store
+        self.view = view
+        self.settings = settings
+        self.mic = microphone if microphone is not None else StreamMicrophone(line)
+        self.detector = TurnDetector(settings, setup.lang)
+        # The live view and the prefetch want fresh partial text; the words with timings
+        # come from finish() anyway.
+        self.recognizer = Recognizer(setup.model, partial_words=False)
+        self.customer = Customer(setup.scenario, seed=setup.seed)
+        self.prefetcher = Prefetcher(setup) if prefetch else None
+        self._pos = 0
+        """Stream samples processed by the loop (the detector's and the recording's clock)."""
+        self._rec_start = 0
+        """Stream sample where the recognizer's current turn began."""
+        self.latencies: list[float] = []
+        self.breakdown: list[tuple[float, float]] = []
+        """Per answered turn: (trailing silence waited, seconds from decision to the answer's start)."""
+        self._partial = ""
+
+    def run(self) -> CallResult:
+        session = self.store.create(self.setup.meta("live"))
+        try:
+            with session:
+                try:
+                    self.mic.open()
+                    outcome = self._converse(session)
+                except KeyboardInterrupt:
+                    outcome = Outcome.INTERRUPTED
+                except VoicesimError as exc:
+                    from voicesim.headset import AudioDeviceLostError
+
+                    if not isinstance(exc, AudioDeviceLostError):
+                        raise
+                    self._stop_everything()
+                    finish_call(self.setup, session, self.view, Outcome.DEVICE_LOST, self.latencies)
+                    raise VoicesimError(
+                        f"{exc}; the call stopped there and the session so far is saved in {session.folder}"
+                    ) from None
+                self._stop_everything()
+                return finish_call(self.setup, session, self.view, outcome, self.latencies)
+        finally:
+            self.mic.close()
+            if self.prefetcher is not None:
+                self.prefetcher.close()
+
+    def _stop_everything(self) -> None:
+        try:
+            self.line.stop_playback()
+        except Exception:
+            pass  # the device may be gone already; nothing is left to stop then
+        self.mic.close()
+
+    # --- the conversation ----------------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """Run scoring once before the call, so its first real use pays no imports or set-up."""
+        noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.01
+        score(self.setup, Transcript.from_text("i am sorry when did it start"), Audio(noise), 0, None)
+
+    def _converse(self, session: Session) -> Outcome:
+        self._warm_up()
+        opening = self.customer.opening()
+        turn = _LiveTurn(line=opening.text)
+        self.view.customer(turn.line)
+        start, audio, _ = self._start_line(session, texts(opening))
+        if self.prefetcher is not None:
+            self.prefetcher.warm(scenario_lines(self.setup.scenario))
+        turn.heard = self._play_out(session, turn, start, audio)
+        while True:
+            end_event = self._listen(session, turn)
+            if end_event is None:  # silence timeout: the customer prompts, the turn goes on
+                reaction = self.customer.prompt_silence()
+                turn.prompts.append(SilencePrompt(reaction.text, self.mic.received / SAMPLE_RATE))
+                self.view.customer(reaction.text)
+                self._play_out(session, turn, *self._start_line(session, texts(reaction))[:2])
+                if reaction.ended:
+                    return Outcome(reaction.outcome or Outcome.HUNG_UP)
+                continue
+            decided_at = self.mic.now()
+            segment_offset = (self._rec_start - turn.start_pos) / SAMPLE_RATE
+            last = self.recognizer.finish()  # flushes Vosk: the last word is known now, no partial lag
+            self._rec_start = self._pos
+            transcript = turn.words(last, segment_offset)
+            if self._pause_not_end(transcript, end_event):
+                turn.segments.append((segment_offset, last))
+                self.detector.keep_waiting()
+                continue
+            self.detector.start_listening()
+            customer = fork(self.customer)
+            record = self._answer(customer, len(session.turns) + 1, turn, transcript)
+            reaction = record.customer_answer
+            start, audio, started_at = self._start_line(session, texts(reaction))
+            latency = self._latency(end_event.speech_end_s, started_at)
+            following = _LiveTurn(line=reaction.text, start_pos=self._pos)
+            if self._trainee_goes_on(session, following, start):
+                # A pause, not the end: the customer breaks off and the turn continues.
+                turn.segments.append((segment_offset, last))
+                turn.audio.extend(following.audio)
+                self.view.customer("(breaks off: you went on)", interrupted=True)
+                continue
+            self.customer = customer
+            record = replace(record, end_of_turn_latency_s=latency)
+            if latency is not None:
+                self.latencies.append(latency)
+                self.breakdown.append((round_s(end_event.at_s - end_event.speech_end_s), round_s(started_at - decided_at)))
+            session.add_turn(record)  # on disk while the answer plays
+            self.view.trainee(transcript.text)
+            self.view.turn_result(record.scorecard, turn.notes())
+            self.view.customer(reaction.text)
+            turn = following
+            turn.heard = self._play_out(session, turn, start, audio)
+            if reaction.ended:
+                return Outcome(reaction.outcome or Outcome.TURN_LIMIT)
+
+    def _pause_not_end(self, transcript: Transcript, end_event: TurnEvent) -> bool:
+        """The words end open ("… and", "um") and the silence is still short: a thinking pause."""
+        if end_event.speech_end_s is None:
+            return False
+        silence = end_event.at_s - end_event.speech_end_s
+        return silence < self.settings.end_hold_s and self.detector.ends_open(transcript.text)
+
+    def _answer(self, customer: Customer, index: int, turn: _LiveTurn, transcript: Transcript) -> TurnRecord:
+        """Score the finished reply and let (a fork of) the customer react."""
+        self._partial = ""
+        audio = Audio(np.concatenate(turn.audio).astype(np.float32) / 32768.0) if turn.audio else Audio.silence(0)
+        reply = Reply(transcript, audio, turn.start_pos / SAMPLE_RATE, silent=not transcript.words,
+                      response_delay_s=self._delay(turn), interruptions=turn.interruptions,
+                      silence_prompts=tuple(turn.prompts))
+        return answer_turn(self.setup, customer, index, CustomerSpeech(turn.line, *turn.heard), reply)
+
+    # --- speaking ---------------------------------------------------------------------------
+
+    def _start_line(self, session: Session, lines: Sequence[str]) -> tuple[float, Audio, float]:
+        """Start the customer speaking; returns (start in the recording, the audio, clock time it started)."""
+        audio = customer_voice(self.setup, lines)
+        self.line.play_async(audio)
+        started_at = self.mic.now()
+        start = session.recording.schedule_customer(audio.samples, self.mic.received / SAMPLE_RATE)
+        return start, audio, started_at
+
+    def _latency(self, speech_end_s: float | None, started_at: float) -> float | None:
+        """End-of-turn latency: the trainee's last voiced sample (as it arrived) to the answer's start."""
+        if speech_end_s is None:
+            return None
+        spoken_at = self.mic.arrived_at(int(round(speech_end_s * SAMPLE_RATE)))
+        return None if spoken_at is None else round_s(started_at - spoken_at)
+
+    def _trainee_goes_on(self, session: Session, following: _LiveTurn, start: float) -> bool:
+        """Watch the first moments of the answer: True (and the customer stopped) if the trainee speaks on."""
+        until = start + self.settings.barge_in_grace_s
+        while self.line.is_playing and self._pos / SAMPLE_RATE < until:
+            for event in self._pump(session, following, customer_playing=True):
+                if event.kind == TurnEventKind.SPEECH_START:
+                    self.line.stop_playback()
+                    session.recording.cut_customer(self.mic.received / SAMPLE_RATE)
+                    return True
+        return False
+
+    def _play_out(self, session: Session, turn: _LiveTurn, start: float, audio: Audio) -> tuple[float, float]:
+        """Run the loop while the customer speaks, handling barge-in per persona; returns (start_s, end_s)."""
+        if not self.detector.heard_speech:
+            self.detector.start_listening()
+        if self.prefetcher is not None:
+            self.prefetcher.idle.set()
+        try:
+            return self._play_through(session, turn, start, audio)
+        finally:
+            if self.prefetcher is not None:
+                self.prefetcher.idle.clear()
+
+    def _play_through(self, session: Session, turn: _LiveTurn, start: float, audio: Audio) -> tuple[float, float]:
+        while self.line.is_playing:
+            for event in self._pump(session, turn, customer_playing=True):
+                if event.kind == TurnEventKind.BARGE_IN:
+                    turn.interruptions += 1
+                    if self.customer_yields():
+                        self.line.stop_playback()
+                        cut = self.mic.received / SAMPLE_RATE
+                        session.recording.cut_customer(cut)
+                        self.view.customer("(stops talking)", interrupted=True)
+                        return start, round_s(cut)
+        if not self.detector.heard_speech:
+            self.detector.start_listening()  # the silence timeout counts from the end of the line
+        return start, round_s(start + audio.duration_s)
+
+    def customer_yields(self) -> bool:
+        """Below TALKS_OVER_FROM the customer stops when talked over; angrier, they talk on."""
+        return self.customer.state.anger < self.customer.rules.levels[TALKS_OVER_FROM]
+
+    # --- listening --------------------------------------------------------------------------
+
+    def _listen(self, session: Session, turn: _LiveTurn) -> TurnEvent | None:
+        """Run until the trainee's turn ends (-> the END_OF_TURN event) or the silence timeout (-> None)."""
+        while True:
+            for event in self._pump(session, turn, customer_playing=False):
+                if event.kind == TurnEventKind.SILENCE_TIMEOUT:
+                    return None
+                if event.kind == TurnEventKind.END_OF_TURN:
+                    return event
+            if self.detector.heard_speech and (self._pos - turn.start_pos) / SAMPLE_RATE > MAX_TURN_S:
+                self.detector.start_listening()
+                return TurnEvent(TurnEventKind.END_OF_TURN, self._pos / SAMPLE_RATE, None)
+
+    def _pump(self, session: Session, turn: _LiveTurn, customer_playing: bool) -> list[TurnEvent]:
+        """Take the next microphone chunk into recording, detector and recognizer; return turn events."""
+        from voicesim.asr import Final, Partial
+
+        chunk = self.mic.read()
+        if chunk is None:
+            return []
+        session.recording.add_trainee(chunk.astype(np.float32) / 32768.0)
+        turn.audio.append(chunk)
+        self._pos += len(chunk)
+        events = self.detector.feed(chunk, customer_playing=customer_playing)
+        result = self.recognizer.feed(chunk)
+        if isinstance(result, Partial):
+            self._partial = result.text
+        elif isinstance(result, Final):
+            self.detector.note_final(result.transcript.text)
+        for event in events:
+            if event.kind == TurnEventKind.SPEECH_START and turn.speech_start_s is None:
+                turn.speech_start_s = event.at_s
+        if self.detector.heard_speech and self.prefetcher is not None:
+            events_so_far = TurnEvents(interrupted=turn.interruptions, response_delay_s=self._delay(turn))
+            self.prefetcher.guess(self.customer, self._partial, events_so_far, self.mic.now())
+        self.view.listening(self.detector.level_dbfs, self._partial)
+        return events
+
+    def _delay(self, turn: _LiveTurn) -> float | None:
+        """From the end of the customer's line to the trainee's first speech (0 when they talked over it)."""
+        if turn.speech_start_s is None:
+            return None
+        return round_s(max(0.0, turn.speech_start_s - turn.heard[1]))
+
+
+def run_live(setup: CallSetup, line: Line, store: SessionStore, view: LiveView | None = None,
+             settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
+             prefetch: bool = True) -> CallResult:
+    """The call on a streaming line (a headset), until it ends or Ctrl-C."""
+    return LiveCall(setup, line, store, view or LiveView(), settings, microphone, prefetch).run()
