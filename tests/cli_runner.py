@@ -17,7 +17,7 @@ and an exception escaping ``main()`` shows as a traceback with exit code 1, as
 >>> proc = run_cli("score", "--text", "sorry about that", "--lang", "en", "--json")  # doctest: +SKIP
 >>> proc.returncode, json.loads(proc.stdout)["overall"]                                   # doctest: +SKIP
 
-In a test module: ``from cli_runner import cli`` and take ``cli`` as an argument.
+Tests take the ``cli`` fixture (conftest.py loads this module as a plugin) or call ``run_cli``.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _clear_env_keyed_caches() -> None:
 
 
 def _refresh_portaudio() -> None:
-    from voicesim.headset import NoAudioDeviceError, refresh_devices
+    from voicesim.devices import NoAudioDeviceError, refresh_devices
 
     with contextlib.suppress(NoAudioDeviceError):  # no sound server now: the run itself will say so
         refresh_devices()

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the real-speech fixtures and the shared/ folder."""
+"""Shared fixtures: the real-speech recordings in tests/data/real-speech and the English Vosk model."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+REAL_SPEECH = Path(__file__).resolve().parent / "data" / "real-speech"
+"""Recordings of real people with reference transcripts (sources and licences in its README.md)."""
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+pytest_plugins = ["virtual_headset", "cli_runner"]
+"""Their `virtual_headset` and `cli` fixtures are available to every test without an import."""
 
 
 @pytest.fixture(scope="session")
 def real_speech_dir() -> Path:
-    path = SHARED / "fixtures" / "real-speech"
-    if not path.is_dir():
-        pytest.fail(f"real-speech fixtures not found at {path}; CI lays shared/ beside the checkout")
-    return path
+    if not (REAL_SPEECH / "transcripts.tsv").is_file():
+        pytest.fail(f"real-speech fixtures missing from {REAL_SPEECH}; they are part of the repository: git checkout tests/data")
+    return REAL_SPEECH
 
 
 @pytest.fixture(scope="session")

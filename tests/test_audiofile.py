@@ -130,9 +130,9 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def _cut_flac(folder: Path) -> Path:
-    from conftest import SHARED
+    from conftest import REAL_SPEECH
 
-    whole = (SHARED / "fixtures" / "real-speech" / "jfk.flac").read_bytes()
+    whole = (REAL_SPEECH / "jfk.flac").read_bytes()
     return _write(folder / "cut.flac", whole[: len(whole) // 2])
 
 

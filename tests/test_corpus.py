@@ -6,11 +6,11 @@ counts per split.
 """
 
 import csv
+import tomllib
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
@@ -84,7 +84,7 @@ def test_no_reply_is_in_two_splits(lang: str) -> None:
 def test_every_split_has_both_labels_for_every_check(lang: str) -> None:
     counts: Counter[tuple[str, str, str]] = Counter()
     for row in _rows(_corpus(lang))[1:]:
-        for check, value in zip(CHECKS, row[4:9]):
+        for check, value in zip(CHECKS, row[4:9], strict=True):
             counts[row[1], check, value] += 1
     print(f"\nchecks_{lang}.tsv label counts (1/0):")
     for split in ("train", "dev", "test"):

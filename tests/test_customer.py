@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from voicesim.customer import Customer, TurnEvents, load_rules
+from voicesim.customer import Customer, TurnEvents
+from voicesim.customer_rules import load_rules
 from voicesim.errors import VoicesimError
 from voicesim.scenario import REPO_SCENARIOS, find_scenario, load_scenario
 from voicesim.scorecard import CHECK_IDS, CheckResult, Evidence, Scorecard
@@ -249,7 +251,7 @@ def test_variants_do_not_repeat_back_to_back() -> None:
     scenario = find_scenario("late-delivery", dirs=[REPO_SCENARIOS])
     customer = Customer(scenario, seed=9)
     said = [customer.react(card("Right.", "understanding")).lines[-1] for _ in range(7)]
-    assert all(a.text != b.text for a, b in zip(said, said[1:]) if a.slot == b.slot)
+    assert all(a.text != b.text for a, b in pairwise(said) if a.slot == b.slot)
 
 
 def test_reacting_after_the_end_is_a_programming_error() -> None:

@@ -8,10 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from cli_runner import cli  # noqa: F401 - the fixture
-from virtual_headset import virtual_headset  # noqa: F401 - the fixture
 
-from voicesim.headset import list_devices
+from voicesim.devices import list_devices
 
 
 def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -20,14 +18,14 @@ def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 @pytest.mark.headset
-def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset, cli):  # noqa: F811 - fixtures
+def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset, cli):
     out = cli("devices")
     assert out.returncode == 0, out.stderr
     header, *rows = out.stdout.splitlines()
     assert header.split() == ["index", "in", "out", "rate", "name"]
     expected = list_devices()
     assert len(rows) == len(expected)
-    for row, device in zip(rows, expected):
+    for row, device in zip(rows, expected, strict=True):
         assert row.split()[-2:] == [device.name, f"({device.hostapi})"]
         assert str(device.index) in row.split()
     default = next(d for d in expected if d.is_default_input and d.is_default_output)
@@ -35,7 +33,7 @@ def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset,
 
 
 @pytest.mark.headset
-def test_devices_json_matches_the_library(virtual_headset, cli):  # noqa: F811 - fixtures
+def test_devices_json_matches_the_library(virtual_headset, cli):
     out = cli("devices", "--json")
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)

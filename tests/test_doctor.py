@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from cli_runner import run_cli
-from virtual_headset import virtual_headset  # noqa: F401 - pytest fixture
 
 LINE = re.compile(r"^(OK|MISSING) +(\S.*?\S)  +(\S.*)$")
 

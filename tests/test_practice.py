@@ -17,7 +17,7 @@ from cli_runner import run_cli
 
 from voicesim.audio import Audio
 from voicesim.audiofile import write_wav
-from voicesim.commands.practice import DEMO_DIR, DEFAULT_SCENARIO
+from voicesim.commands.practice import DEFAULT_SCENARIO, DEMO_DIR
 from voicesim.scorecard import CHECK_IDS
 
 DEMO = sorted((DEMO_DIR / DEFAULT_SCENARIO).glob("*.wav"))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from virtual_headset import EARPIECE_MONITOR, VirtualHeadset, virtual_headset  # noqa: F401 (fixture)
+from virtual_headset import EARPIECE_MONITOR, VirtualHeadset
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.audiofile import load_audio

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from turn_records import typed_turn
 
 from voicesim.errors import VoicesimError
 from voicesim.session import (
     IN_PROGRESS,
-    CustomerSpeech,
     SessionMeta,
     SessionStore,
     StereoRecording,
-    TraineeSpeech,
-    TurnRecord,
     default_sessions_dir,
 )
-
-
-def typed_turn(index: int = 1, said: str = "i am sorry") -> TurnRecord:
-    """A turn as a call records it: the typed reply scored for real, a real customer's reaction."""
-    from voicesim.customer import Customer
-    from voicesim.language import load_language
-    from voicesim.scenario import find_scenario
-    from voicesim.scoring import score_reply
-    from voicesim.transcript import Transcript
-
-    transcript = Transcript.from_text(said)
-    card = score_reply(transcript, load_language("en"))
-    reaction = Customer(find_scenario("late-delivery", "en")).react(card)
-    return TurnRecord(index, CustomerSpeech("Where is it?", 0.0, 1.5), TraineeSpeech(transcript, 2.0), card, reaction)
 
 
 def meta(trainee="sam", scenario="late-delivery") -> SessionMeta:
@@ -119,7 +102,7 @@ def test_a_crashed_process_leaves_its_finished_turns(tmp_path: Path):
     code = f"""
 import os, sys, numpy as np
 sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_session import typed_turn
+from turn_records import typed_turn
 from voicesim.session import SessionStore, SessionMeta
 s = SessionStore({str(tmp_path)!r}).create(SessionMeta("x", "v", "en", "m", 1, "t", "live"))
 s.recording.add_trainee(np.full(8000, 0.1, np.float32))

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from cli_runner import run_cli
+from wer import word_error_rate
 
 from voicesim.audio import SAMPLE_RATE
 from voicesim.audiofile import load_audio, to_sample_rate, write_wav
-from voicesim.wer import word_error_rate
 
 
 def voicesim(*args: str) -> subprocess.CompletedProcess:

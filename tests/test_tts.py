@@ -22,7 +22,6 @@ from cli_runner import run_cli
 from voicesim.audio import SAMPLE_RATE
 from voicesim.errors import VoicesimError
 from voicesim.tts import VoiceSettings, cache_info, clear_cache, persona_settings, synthesize
-from virtual_headset import virtual_headset  # noqa: F401 - pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "voicesim"]
@@ -58,7 +57,7 @@ def median_f0_hz(samples: np.ndarray, fmin: float = 60.0, fmax: float = 400.0) -
     found = []
     rms = frame_rms(samples)
     lo, hi = int(SAMPLE_RATE / fmax), int(SAMPLE_RATE / fmin)
-    for frame, level in zip(frames(samples, seconds=0.04), rms):
+    for frame, level in zip(frames(samples, seconds=0.04), rms, strict=False):  # 40 ms frames: one fewer than rms's 30 ms ones
         if level < rms.max() * 0.1:
             continue
         frame = frame - frame.mean()

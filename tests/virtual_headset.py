@@ -14,9 +14,8 @@ microphone. sounddevice reaches both through ALSA's ``pulse`` device, steered by
 ...     reply = Headset().record(max_seconds=5)                  # the mic hears it
 >>> heard.audio.duration_s                                       # doctest: +SKIP
 
-In a test, import the fixture into the test module: ``from virtual_headset import
-virtual_headset`` and take ``virtual_headset`` as an argument (function scope: every
-test gets its own server, so a test may kill it).
+In a test, take ``virtual_headset`` as an argument (tests/conftest.py loads this module
+as a plugin; function scope: every test gets its own server, so a test may kill it).
 
 The server runs as root with ``--system=false`` and a private runtime dir and HOME in a
 temporary folder, so it neither needs nor touches a user session; it loads only the
@@ -80,7 +79,7 @@ class VirtualHeadset:
         """Variables that route a client (e.g. a `voicesim` subprocess) to this headset."""
         return {"PULSE_SERVER": self.server, "PULSE_SINK": EARPIECE, "PULSE_SOURCE": MIC_SOURCE}
 
-    def start(self) -> "VirtualHeadset":
+    def start(self) -> VirtualHeadset:
         if shutil.which("pulseaudio") is None or shutil.which("pacat") is None:
             raise RuntimeError("the virtual headset needs pulseaudio and pulseaudio-utils: run scripts/setup")
         self._tmp = Path(tempfile.mkdtemp(prefix="voicesim-pulse-"))
@@ -126,7 +125,7 @@ class VirtualHeadset:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
-    def __enter__(self) -> "VirtualHeadset":
+    def __enter__(self) -> VirtualHeadset:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -196,14 +195,14 @@ class VirtualHeadset:
         )
         self._players.append(proc)
         # pacat reads stdin at playback pace: a writer thread keeps wait=False from blocking.
-        writer = threading.Thread(target=_feed, args=(proc, audio.to_pcm16_bytes()), daemon=True)
+        writer = threading.Thread(target=_feed, args=(proc, audio.to_int16().tobytes()), daemon=True)
         writer.start()
         if wait:
             writer.join()
             proc.wait(timeout=audio.duration_s + 10)
         return proc
 
-    def capture_earpiece(self) -> "EarpieceCapture":
+    def capture_earpiece(self) -> EarpieceCapture:
         """Record what reaches the earpiece (parec on earpiece.monitor) while the block runs."""
         assert self._tmp is not None
         return EarpieceCapture(self.server, self._tmp / f"earpiece-{time.monotonic_ns()}.raw")
@@ -218,7 +217,7 @@ class EarpieceCapture:
         self.audio: Audio | None = None
         self._proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "EarpieceCapture":
+    def __enter__(self) -> EarpieceCapture:
         # A file, not a pipe: a long capture must never block parec on a full pipe.
         self._out = open(self.raw_path, "wb")
         self._proc = subprocess.Popen(
@@ -256,7 +255,7 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
 
 def _refresh_portaudio() -> None:
     # PortAudio lists ALSA devices once at initialisation; a new (or gone) server changes them.
-    from voicesim.headset import refresh_devices
+    from voicesim.devices import refresh_devices
 
     refresh_devices()
 
@@ -280,7 +279,7 @@ def measure_round_trip(line, repeats: int = 10) -> list[float]:
         heard = threading.Event()
         arrived: list[float] = []
 
-        def on_chunk(chunk: np.ndarray) -> None:
+        def on_chunk(chunk: np.ndarray, heard: threading.Event = heard, arrived: list[float] = arrived) -> None:
             if heard.is_set() and not arrived and np.abs(chunk).max() > 8000:
                 arrived.append(time.monotonic())
 
@@ -288,8 +287,7 @@ def measure_round_trip(line, repeats: int = 10) -> list[float]:
             time.sleep(0.3)  # let the stream settle before timing
             heard.set()
             sent = time.monotonic()
-            line.play_async(click)
-            line.wait_playback()
+            line.play(click)
             time.sleep(0.3)
         if arrived:
             results.append(arrived[0] - sent)
@@ -301,7 +299,8 @@ if __name__ == "__main__":
     # lists the devices and measures the round trip.
     import statistics
 
-    from voicesim.headset import Headset, list_devices
+    from voicesim.devices import list_devices
+    from voicesim.headset import Headset
 
     with VirtualHeadset() as vh:
         for device in list_devices():

@@ -4,8 +4,8 @@ A whole file:
 
 >>> from voicesim.asr import transcribe
 >>> from voicesim.audiofile import load_audio
->>> transcribe(load_audio("jfk.flac"), lang="en").text                 # doctest: +SKIP
-'and so my fellow americans ask not what your country can do for you ...'
+>>> transcribe(load_audio("tests/data/real-speech/jfk.flac"), lang="en").text  # doctest: +ELLIPSIS
+'and so my fellow americans ... what your country can do for you ...'
 
 Live, one trainee reply (a *turn*) at a time, 16 kHz int16 chunks as the microphone
 delivers them:
@@ -21,8 +21,7 @@ delivers them:
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]   # doctest: +SKIP
 [('and', 0.3, 0.6, 1.0)]
 
-Word times count from the start of the turn (the last :meth:`Recognizer.finish` or
-:meth:`Recognizer.reset`), rounded to milliseconds, so the same audio gives the same
+Word times count from the start of the turn (the last :meth:`Recognizer.finish`), rounded to milliseconds, so the same audio gives the same
 numbers byte for byte (see :func:`_seed_dither`).
 """
 
@@ -91,7 +90,7 @@ def load_model(path: str | Path) -> vosk.Model:
     return _load_model_once(str(folder))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_model_once(folder: str) -> vosk.Model:
     try:
         return vosk.Model(folder)
@@ -201,7 +200,7 @@ class Recognizer:
         return self._partial()
 
     def finish(self) -> Transcript:
-        """Close the turn: every word since the last finish/reset; the next chunk starts a new turn."""
+        """Close the turn: every word since the last finish; the next chunk starts a new turn."""
         last = self._transcript(self._final_result())
         duration = round(self.turn_duration_s, 3)
         # Vosk counts in whole 30 ms frames; clamping keeps the promise that every word lies
@@ -214,11 +213,6 @@ class Recognizer:
         turn = Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
         self._start_turn()
         return turn
-
-    def reset(self) -> None:
-        """Drop the current turn unheard (e.g. the trainee was cut off)."""
-        self._final_result()
-        self._start_turn()
 
     def _final_result(self) -> list[dict]:
         """Vosk's last words, leaving it with no audio of this turn and its clock at the samples fed."""

@@ -32,13 +32,14 @@ reads the rule file (and the customer's proposal phrases, so an offer is one lis
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 # An offer is heard the way the customer hears a proposal: a phrase at a word start.
 from voicesim.customer import _mentions as mentions
-from voicesim.customer import load_rules as load_customer_rules
-from voicesim.customer import read_rule_file
+from voicesim.customer_rules import load_rules as load_customer_rules
+from voicesim.customer_rules import read_rule_file
 from voicesim.errors import VoicesimError
 from voicesim.scorecard import CHECK_IDS, Scorecard
 
@@ -77,7 +78,7 @@ class ScenarioFacts:
     """True when an apology is owed."""
 
     @classmethod
-    def of(cls, scenario: Scenario) -> "ScenarioFacts":
+    def of(cls, scenario: Scenario) -> ScenarioFacts:
         return cls(lang=scenario.lang, company_at_fault=bool(scenario.company_at_fault))
 
 
@@ -175,7 +176,7 @@ def _passed(card: Scorecard, check_id: str) -> bool:
 
 
 def _solution_reply(cards: Sequence[Scorecard], turns: Sequence[TurnContext], offers: tuple[str, ...]) -> int | None:
-    for i, (card, turn) in enumerate(zip(cards, turns), 1):
+    for i, (card, turn) in enumerate(zip(cards, turns, strict=True), 1):
         if turn.agreed or mentions(_without_writing(card), offers):
             return i
     return None

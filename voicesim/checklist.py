@@ -27,8 +27,8 @@ import bisect
 import dataclasses
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from voicesim.language import TEXT_CHECK_IDS, CheckRules, LanguagePack, Pattern
 from voicesim.scorecard import CheckResult, Evidence
@@ -75,7 +75,7 @@ class Match:
     end: int
     pattern: Pattern
 
-    def overlaps(self, other: "Match") -> bool:
+    def overlaps(self, other: Match) -> bool:
         return self.start < other.end and other.start < self.end
 
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from voicesim.assessment import CallAssessment, PrincipleVerdict
 from voicesim.scorecard import Scorecard
@@ -67,7 +68,7 @@ class Debrief:
     """A closing sentence for the outcome, in the spirit of the source text."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def wording(lang: str) -> dict[str, Any]:
     """data/debrief/<lang>.toml, English when the language has no file yet."""
     folder = Path(__file__).parent / "data" / "debrief"

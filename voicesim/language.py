@@ -28,10 +28,11 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from voicesim.errors import VoicesimError
 
@@ -145,7 +146,7 @@ def _lang_folder():  # -> importlib.resources.abc.Traversable
     return resources.files("voicesim").joinpath(*LANG_FOLDER)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_language(lang: str) -> LanguagePack:
     """The pack for ``lang`` ("en", "de"); parsed and compiled once per process."""
     codes = available_languages()

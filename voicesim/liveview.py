@@ -15,7 +15,8 @@ written, so the output reads as a plain transcript of the call.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from voicesim.scorecard import CHECK_IDS, Scorecard
 
@@ -100,7 +101,7 @@ class LiveView:
         """Ticks per check after a reply, plus what happened (barge-in, silence prompt)."""
         self._line("  " + ticks(card, color=self.tty) + "".join(f"  [{e}]" for e in events))
 
-    def scorecard(self, debrief: "Debrief") -> None:
+    def scorecard(self, debrief: Debrief) -> None:
         """The end of the call: outcome, the call's mark, and per principle its verdict and the reply that decided it."""
         from voicesim.debrief import MARKS, verdict_column, wording
 

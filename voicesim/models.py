@@ -30,6 +30,7 @@ from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING
 
 from voicesim.errors import VoicesimError
+from voicesim.resources import bundled_folder
 
 if TYPE_CHECKING:
     import zipfile
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 MANIFEST_ENV = "VOICESIM_MANIFEST"
 STORE_ENV = "VOICESIM_MODELS_DIR"
 MODEL_PATH_ENV = "VOSK_MODEL_PATH"
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "models" / "manifest.toml"
+DEFAULT_MANIFEST = bundled_folder("models") / "manifest.toml"
 DOWNLOAD_TIMEOUT_S = 30.0
 """Seconds a connect or a single read may stall before the source counts as failed."""
 
@@ -412,7 +413,7 @@ def _unpack(archive: Path, prefix: str, dest: Path) -> None:
         raise _SourceFailed(f"cannot unpack into {dest} ({exc})") from None
 
 
-def _check_member(member: "zipfile.ZipInfo") -> None:
+def _check_member(member: zipfile.ZipInfo) -> None:
     """Refuse absolute paths, ``..`` and symlinks: a model never needs them, an attack does."""
     name = member.filename
     parts = name.replace("\\", "/").split("/")

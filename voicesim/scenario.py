@@ -1,7 +1,7 @@
 """Complaint-call scenarios: TOML files a trainer can read and edit, loaded into frozen values.
 
 A scenario is ``scenarios/<lang>/<id>.toml`` (format: ``scenarios/README.md``).
-Files are found in the repository's ``scenarios/`` folder and in the folders named
+Files are found in the shipped ``scenarios/`` folder (see :mod:`voicesim.resources`) and in the folders named
 by ``VOICESIM_SCENARIOS_DIR`` (``os.pathsep``-separated), which come first.
 
 >>> from voicesim.scenario import find_scenario, validate
@@ -14,27 +14,34 @@ by ``VOICESIM_SCENARIOS_DIR`` (``os.pathsep``-separated), which come first.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicesim.customer_rules import ANGER_LEVELS, STAGES, load_rules
 from voicesim.errors import VoicesimError
+from voicesim.resources import bundled_folder
+from voicesim.safetext import has_control
 
-ANGER_LEVELS = ("calm", "annoyed", "angry")
-"""Anger levels a scenario writes lines for, lowest first; their ranges are in data/customer_rules.toml."""
-STAGES = ("opening", "details", "solution", "closing")
-"""Stages of a call, in order."""
 REACTIONS = ("apology", "understanding", "good_question", "blame", "interrupted", "silence")
 """What the customer reacts to, each with its own lines."""
 ENDINGS = ("resolved", "hung_up", "turn_limit")
 """How a call can end; also the outcome names."""
 
+MAX_LINE_CHARS = 600
+"""Longest customer line (about 40 s of speech); a longer one is a paste gone wrong, not a line."""
+MAX_TEXT_CHARS = 4000
+"""Longest other text (situation, wants) a trainer's screen shows."""
+
 ENV_DIRS = "VOICESIM_SCENARIOS_DIR"
-REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+REPO_SCENARIOS = bundled_folder("scenarios")
+"""The shipped scenarios: the checkout's scenarios/ folder, or its copy inside an installed wheel."""
 
 KeyPath = tuple[str | int, ...]
 """Where a key sits in the TOML document, e.g. ("stages", "details", "angry") or ("facts", 2, "topic")."""
@@ -145,6 +152,9 @@ def _parse(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return [_syntax_problem(path, text, exc)], None
+    except RecursionError:
+        return [Problem(str(path), 1, "TOML nested too deeply (arrays or tables inside each other); "
+                                      "a scenario needs two or three levels at most")], None
     lines = _key_lines(text)
     found = [Problem(str(path), _line_of(lines, where), msg) for where, msg in _check(data, path)]
     return found, (data if not found else None)
@@ -175,7 +185,10 @@ def _check(data: dict[str, Any], path: Path) -> list[tuple[KeyPath, str]]:
         out.append((("id",), f"id '{data['id']}' must match the file name '{path.stem}.toml'"))
     if isinstance(data.get("lang"), str) and not re.fullmatch(r"[a-z]{2}", data["lang"]):
         out.append((("lang",), f"lang '{data['lang']}' must be a two-letter code such as 'en' or 'de'"))
+    elif isinstance(data.get("lang"), str):
+        _check_lang(data["lang"], out)
     _check_numbers(data, out)
+    _check_text(data, (), out)
     persona = data.get("persona")
     if isinstance(persona, dict):
         _check_table(persona, ("persona",), {"name": str, "voice": dict}, out=out)
@@ -246,11 +259,58 @@ def _check_voice(voice: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
         value = voice.get(key)
         if _is_type(value, float) and not low <= value <= high:
             out.append((where + (key,), f"'persona.voice.{key}' is {value}; it must be between {low} and {high}"))
+    variant = voice.get("variant")
+    known = espeak_variants()
+    if _is_type(variant, str) and known and variant not in known:
+        out.append((where + ("variant",), (f"'persona.voice.variant' is '{variant}', which espeak-ng does not have; "
+                                           "pick one of `espeak-ng --voices=variant` such as m3 or f2")))
+
+
+@functools.lru_cache(maxsize=1)
+def espeak_variants() -> frozenset[str]:
+    """Voice variants espeak-ng has installed (its ``!v/`` files); empty when espeak-ng cannot be asked."""
+    try:
+        listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, timeout=20,
+                                 check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()  # `voicesim doctor` reports a missing espeak-ng; no call can run then anyway
+    return frozenset(m.group(1) for m in re.finditer(r"\s!v/(\S+)", listing))
+
+
+def _check_lang(lang: str, out: list[tuple[KeyPath, str]]) -> None:
+    """A call needs both a scoring language pack and a customer voice for the language."""
+    from voicesim.language import available_languages
+    from voicesim.tts import persona_settings
+
+    packs = available_languages()
+    if lang not in packs:
+        out.append((("lang",), f"lang '{lang}' has no scoring language pack; use one of: {', '.join(packs)}"))
+        return
+    try:
+        persona_settings(lang, "calm")
+    except VoicesimError:
+        out.append((("lang",), f"lang '{lang}' has no customer voice in voicesim/data/voices.toml; add one there"))
+
+
+def _check_text(value: Any, where: KeyPath, out: list[tuple[KeyPath, str]]) -> None:
+    """Every string: no control characters (they would reach the terminal), no runaway length."""
+    stack = [(value, where)]
+    while stack:  # not recursive: a deep document must not overflow the stack here either
+        item, at = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, at + (k,)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, at + (i,)) for i, v in enumerate(item))
+        elif isinstance(item, str):
+            limit = MAX_TEXT_CHARS if at[-1:] in (("situation",), ("wants",)) else MAX_LINE_CHARS
+            if has_control(item):
+                out.append((at, f"'{_dotted(at)}' holds control characters (escape codes, NUL); remove them"))
+            elif len(item) > limit:
+                out.append((at, (f"'{_dotted(at)}' is {len(item)} characters long; keep it under {limit} "
+                                  "(split a long line into several)")))
 
 
 def _check_numbers(data: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
-    from voicesim.customer import load_rules  # lazy: customer imports this module
-
     top = load_rules().max_anger - 1
     start = data.get("start_anger")
     if _is_type(start, int) and not 0 <= start <= top:

@@ -1,4 +1,4 @@
-"""Values of the scoring stage: check results and the scorecard (DESIGN.md's JSON contract)."""
+"""Values of the scoring stage: check results and the scorecard (the JSON contract in docs/scorecard.md)."""
 
 from __future__ import annotations
 

@@ -276,7 +276,7 @@ def _text_findings(text: str, bands: CalmBands) -> list[_Finding]:
     lettered = [w for w in text.split() if any(ch.isalpha() for ch in w)]
     share = sum(caps) / len(lettered) if lettered else 0.0
     if _longest_run(caps) >= bands.caps_run_min or (sum(caps) >= 2 and share > bands.caps_share_max):
-        shouted = " ".join(w for w, c in zip(text.split(), caps) if c)
+        shouted = " ".join(w for w, c in zip(text.split(), caps, strict=True) if c)
         found.append(_Finding("shouting", bands.reasons["caps"].format(words=shouted), _penalty(share, 1.0)))
     bangs = text.count("!")
     if bangs > bands.exclamations_max:
@@ -375,7 +375,7 @@ def _round_half_up(value: float) -> int:
 
 
 def scorecard_to_json(card: Scorecard) -> str:
-    """The DESIGN.md contract, byte for byte the same for the same card."""
+    """The docs/scorecard.md contract, byte for byte the same for the same card."""
     obj = {
         "lang": card.lang,
         "transcript": card.transcript,

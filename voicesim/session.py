@@ -4,9 +4,14 @@ A session folder holds ``recording.wav`` (16 kHz 16-bit stereo: customer left,
 trainee right, time-aligned) and ``session.json``. Both are written while the call
 runs: audio is appended with the WAV header patched after every block, and
 ``session.json`` is replaced atomically (temp file + ``os.replace``) after every
-turn, so a crash or Ctrl-C never loses a finished turn. ``sessions.db`` in the
-sessions folder indexes the calls by trainee and scenario; it is derived data and
-is rebuilt from the folders when missing.
+turn, so a crash or Ctrl-C never loses a finished turn.
+
+The session folders are the truth; ``sessions.db`` in the sessions folder is a cache
+of them. Listing reconciles it with the folders (re-reading only the ``session.json``
+files whose mtime, size or inode changed), rebuilds it when it is damaged or from another
+format, and lists straight from the folders when it cannot be opened or written
+(locked, read-only). A call never fails because of the index: it writes its folder
+first, and an index problem becomes one warning line.
 
 Turns arrive as typed :class:`TurnRecord` values (:meth:`Session.add_turn`); they
 become JSON only here, in :meth:`TurnRecord.to_json`.
@@ -25,13 +30,16 @@ become JSON only here, in :meth:`TurnRecord.to_json`.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import re
 import sqlite3
 import struct
+import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import astuple, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +49,7 @@ import numpy as np
 from voicesim import __version__
 from voicesim.audio import SAMPLE_RATE, float_to_int16
 from voicesim.errors import VoicesimError
+from voicesim.files import ordinary_mode, replace_atomically
 
 if TYPE_CHECKING:
     from voicesim.customer import CustomerReaction
@@ -53,6 +62,12 @@ SESSION_JSON = "session.json"
 RECORDING = "recording.wav"
 FORMAT = 1
 """session.json format version; bump when a field changes meaning."""
+INDEX_FORMAT = 2
+"""sessions.db layout (PRAGMA user_version); an index of another layout is rebuilt."""
+CALL_INDEX_TIMEOUT_S = 0.25
+"""Longest a call waits for a locked index before it warns and goes on: the folder is saved already."""
+LIST_INDEX_TIMEOUT_S = 2.0
+"""Longest a listing waits for a locked index before it reads the folders directly."""
 
 
 class Outcome(StrEnum):
@@ -88,7 +103,7 @@ def default_sessions_dir() -> Path:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -208,7 +223,7 @@ class TurnRecord:
 
 
 def _scorecard_json(card: Scorecard) -> dict[str, Any]:
-    """The scorecard in the score command's JSON shape (DESIGN.md)."""
+    """The scorecard in the score command's JSON shape (docs/scorecard.md)."""
     from voicesim.scoring import scorecard_to_json
 
     return json.loads(scorecard_to_json(card))
@@ -236,12 +251,17 @@ class StereoRecording:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f = open(path, "wb")
         self._frames = 0
         self._customer: list[tuple[int, np.ndarray]] = []
         """Customer audio not yet written: (start frame, float samples)."""
-        self._f.write(_wav_header(0))
-        self._f.flush()
+        self._failed = False
+        """Writing failed (disk full, file too large): nothing more is written, the header stays valid."""
+        try:
+            self._f = open(path, "wb")
+            self._f.write(_wav_header(0))
+            self._f.flush()
+        except OSError as exc:
+            raise self._write_error(exc) from None
 
     @property
     def position_s(self) -> float:
@@ -278,9 +298,16 @@ class StereoRecording:
             self.add_trainee(np.zeros(end - self._frames, dtype=np.float32))
 
     def close(self) -> None:
-        if not self._f.closed:
-            self.drain()
-            self._f.close()
+        if self._f.closed:
+            return
+        try:
+            if not self._failed:
+                self.drain()
+        finally:
+            try:
+                self._f.close()
+            except OSError:
+                pass  # the write already failed and was reported; the header on disk is valid
 
     def _customer_span(self, start: int, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=np.float32)
@@ -295,17 +322,28 @@ class StereoRecording:
         return out
 
     def _write(self, left: np.ndarray, right: np.ndarray) -> None:
-        if not len(right):
+        if not len(right) or self._failed:
             return
         frames = np.empty((len(right), 2), dtype=np.int16)
         frames[:, 0], frames[:, 1] = float_to_int16(left), float_to_int16(right)
-        self._f.seek(0, os.SEEK_END)
-        self._f.write(frames.tobytes())
-        self._frames += len(right)
-        # Patch the sizes after every block so the file is a valid WAV at any moment.
-        self._f.seek(0)
-        self._f.write(_wav_header(self._frames * 4))
-        self._f.flush()
+        try:
+            self._f.seek(self._frames * 4 + 44)  # after the last whole frame, over any half-written block
+            self._f.write(frames.tobytes())
+            self._f.flush()
+            self._frames += len(right)
+            # Patch the sizes after every block so the file is a valid WAV at any moment.
+            self._f.seek(0)
+            self._f.write(_wav_header(self._frames * 4))
+            self._f.flush()
+        except OSError as exc:
+            self._failed = True
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: OSError) -> VoicesimError:
+        return VoicesimError(
+            f"cannot write the call recording {self.path} ({_reason(exc)}); the call stopped there and every finished "
+            f"turn is saved in {self.path.parent / SESSION_JSON}; free some space and start a new call"
+        )
 
 
 def _wav_header(data_bytes: int) -> bytes:
@@ -318,24 +356,26 @@ def _wav_header(data_bytes: int) -> bytes:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never half of one."""
-    fd, tmp = tempfile.mkstemp(prefix=".session-", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `data` so readers see the old or the new file, never half of one.
+
+    The file gets the ordinary mode (0666 less the umask), like recording.wav beside it.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    # A lone surrogate (an undecodable byte from argv) must not make the file invalid UTF-8.
+    raw = text.encode("utf-8", "replace")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        replace_atomically(path, lambda f: f.write(raw))
+    except OSError as exc:
+        raise VoicesimError(
+            f"cannot save {path} ({_reason(exc)}); the turns saved before this one are still in it; "
+            "free some space or fix the folder's permissions"
+        ) from None
 
 
 class Session:
     """One call being recorded; use as a context manager so the recording is always closed."""
 
-    def __init__(self, store: "SessionStore", folder: Path, meta: SessionMeta) -> None:
+    def __init__(self, store: SessionStore, folder: Path, meta: SessionMeta) -> None:
         self.store = store
         self.folder = folder
         self.recording = StereoRecording(folder / RECORDING)
@@ -358,7 +398,7 @@ class Session:
         }
         self._save()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -391,16 +431,26 @@ class Session:
 
 
 class SessionStore:
-    """The sessions folder: creates session folders and keeps sessions.db in step.
+    """The sessions folder: creates session folders, keeps sessions.db in step, lists the calls.
 
-    Raises VoicesimError at once when the folder can't be written, so the trainee
-    learns it before the call starts, not after.
+    With ``create=True`` (a call is about to be recorded) the folder is made and a
+    write is tried at once, so the trainee learns of an unwritable folder before the
+    call starts. With ``create=False`` (listing) nothing on disk is created.
+    `warn` receives one line per problem that is worked around (default: stderr).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_sessions_dir()
-        self._check_writable()
+    def __init__(self, root: str | os.PathLike | None = None, *, create: bool = True,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.explicit = root is not None
+        """The folder was named (--sessions-dir), rather than the default."""
+        if root is not None and not str(root).strip():
+            raise VoicesimError("--sessions-dir is empty; give the path of the sessions folder, or leave it out for the default")
+        self.root = (Path(root).expanduser() if root is not None else default_sessions_dir()).resolve()
         self.db_path = self.root / INDEX_NAME
+        self._warn = warn or _stderr_warning
+        self._warned: set[str] = set()
+        if create:
+            self._check_writable()
 
     def _check_writable(self) -> None:
         try:
@@ -408,9 +458,8 @@ class SessionStore:
             with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
                 pass
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
             raise VoicesimError(
-                f"cannot write the sessions folder {self.root} ({reason}); "
+                f"cannot write the sessions folder {self.root} ({_reason(exc)}); "
                 f"pass --sessions-dir DIR or set {ENV_DIR} to a writable folder"
             ) from None
 
@@ -419,7 +468,7 @@ class SessionStore:
         return Session(self, folder, meta)
 
     def _new_folder(self, meta: SessionMeta) -> Path:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(meta.scenario_id)}-{_slug(meta.trainee)}"
         for n in range(1, 10_000):
             folder = self.root / (base if n == 1 else f"{base}-{n}")
@@ -428,77 +477,268 @@ class SessionStore:
                 return folder
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise VoicesimError(f"cannot create a session folder in {self.root} ({_reason(exc)}); "
+                                    "free some space or fix the folder's permissions") from None
         raise VoicesimError(f"too many sessions named {base}* in {self.root}; remove old ones")
 
-    # --- the index ---------------------------------------------------------------------
+    def warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._warn(message)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=10)
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS sessions ("
-            " session_dir TEXT PRIMARY KEY, trainee TEXT, scenario_id TEXT, scenario_version TEXT,"
-            " lang TEXT, mode TEXT, started_at TEXT, ended_at TEXT, outcome TEXT, turns INTEGER, overall INTEGER)"
-        )
-        con.execute("CREATE INDEX IF NOT EXISTS by_trainee ON sessions (trainee, started_at)")
-        con.execute("CREATE INDEX IF NOT EXISTS by_scenario ON sessions (scenario_id, started_at)")
-        return con
+    # --- the index while a call runs ------------------------------------------------------
 
     def index(self, folder: Path, data: dict[str, Any]) -> None:
-        row = _row(folder, data)
-        with self._connect() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO sessions VALUES (:session_dir, :trainee, :scenario_id, :scenario_version,"
-                " :lang, :mode, :started_at, :ended_at, :outcome, :turns, :overall)",
-                asdict(row),
-            )
-        con.close()
+        """Put a session's row into sessions.db; any failure is one warning, never an exception.
 
-    def reindex(self) -> int:
-        """Rebuild sessions.db from the session folders; returns how many were found."""
-        found = 0
-        for path in sorted(self.root.glob(f"*/{SESSION_JSON}")):
+        The folder is on disk already, so the next listing finds the call anyway.
+        """
+        summary = summarize(folder, data)
+        if isinstance(summary, str):
+            return
+        try:
+            stat = (folder / SESSION_JSON).stat()
+            con = sqlite3.connect(self.db_path, timeout=CALL_INDEX_TIMEOUT_S)
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # a folder someone broke by hand: leave it out of the index, keep going
-            self.index(path.parent, data)
-            found += 1
-        return found
+                with con:
+                    if not _usable_schema(con):
+                        return  # another layout: the next listing rebuilds it
+                    _put(con, [(summary, _stamp(stat))])
+            finally:
+                con.close()
+        except (sqlite3.Error, OSError) as exc:
+            self.warn_once("index", f"could not update the session index {self.db_path} ({_reason(exc)}); "
+                                    f"the call is saved in {folder} and `voicesim sessions list` will find it")
+
+    # --- listing ----------------------------------------------------------------------------
 
     def list(self, trainee: str | None = None, scenario: str | None = None) -> list[SessionSummary]:
         """Sessions, oldest first, optionally only one trainee's or one scenario's."""
-        if not self.db_path.exists():
-            self.reindex()
-        where, params = [], []
-        if trainee is not None:
-            where.append("trainee = ?")
-            params.append(trainee)
-        if scenario is not None:
-            where.append("scenario_id = ?")
-            params.append(scenario)
-        sql = "SELECT * FROM sessions" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at, session_dir"
-        con = self._connect()
+        rows = [r for r in self.reconcile()
+                if trainee in (None, r.trainee) and scenario in (None, r.scenario_id)]
+        return sorted(rows, key=lambda r: (r.started_at, r.session_dir))
+
+    def reconcile(self) -> list[SessionSummary]:
+        """Every readable session in the folders, with sessions.db brought in step on the way.
+
+        Only session.json files whose stamp (mtime_ns, size, inode) differs from the index's are read.
+        """
         try:
-            return [SessionSummary(*r) for r in con.execute(sql, params)]
-        finally:
-            con.close()
+            is_dir = self.root.is_dir()
+        except OSError as exc:
+            raise VoicesimError(f"cannot read the sessions folder {self.root} ({_reason(exc)}); fix its permissions") from None
+        if not is_dir:
+            if self.explicit:
+                raise VoicesimError(f"sessions folder {self.root} does not exist; check --sessions-dir (or {ENV_DIR})")
+            return []
+        on_disk = dict(self._scan())
+        cached, problem = self._read_index()
+        fresh: dict[str, tuple[SessionSummary, Stamp]] = {}
+        for key, (path, stamp) in on_disk.items():
+            hit = cached.get(key)
+            if hit is not None and hit[1] == stamp:
+                fresh[key] = hit
+                continue
+            summary = _read_summary(path)
+            if isinstance(summary, str):
+                self._warn(f"skipped session folder {path.parent}: {summary}")
+            else:
+                fresh[key] = (summary, stamp)
+        changed = [v for k, v in fresh.items() if cached.get(k) != v]
+        gone = [k for k in cached if k not in fresh]
+        written = False
+        if problem != "unusable" and (problem == "damaged" or changed or gone):
+            written = self._write_index(fresh, changed, gone, rebuild=problem is not None)
+        if problem == "damaged":
+            done = "rebuilt it from the session folders" if written else "listed from the session folders"
+            self._warn(f"the session index {self.db_path} was damaged; {done}")
+        return [summary for summary, _ in fresh.values()]
+
+    def reindex(self) -> int:
+        """Rebuild sessions.db from the session folders; returns how many sessions were found."""
+        self.db_path.unlink(missing_ok=True)
+        return len(self.reconcile())
+
+    def _scan(self) -> Iterator[tuple[str, tuple[Path, Stamp]]]:
+        """(session_dir, (session.json path, its stamp)) for every folder holding a session.json."""
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except OSError as exc:
+            raise VoicesimError(f"cannot read the sessions folder {self.root} ({_reason(exc)}); fix its permissions") from None
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            path = Path(entry.path) / SESSION_JSON
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # not a session folder (or one whose call never got going)
+            except OSError as exc:
+                self._warn(f"skipped session folder {entry.path}: cannot read it ({_reason(exc)})")
+                continue
+            yield str(path.parent), (path, _stamp(stat))
+
+    def _read_index(self) -> tuple[dict[str, tuple[SessionSummary, Stamp]], str | None]:
+        """The cached rows, and None, "missing", "stale" (other layout) or "damaged"/"unusable"."""
+        if not self.db_path.exists():
+            return {}, "missing"
+        try:
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=LIST_INDEX_TIMEOUT_S)
+            try:
+                if con.execute("PRAGMA user_version").fetchone()[0] != INDEX_FORMAT:
+                    return {}, "stale"
+                rows = con.execute(f"SELECT {_COLUMNS}, mtime_ns, size, inode FROM sessions").fetchall()
+            finally:
+                con.close()
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                self.warn_once("busy", f"the session index {self.db_path} is locked by another program ({exc}); "
+                                       "listing from the session folders")
+                return {}, "unusable"
+            return {}, "damaged"  # no such table, unreadable file: treat as damaged
+        except sqlite3.DatabaseError:
+            return {}, "damaged"  # "file is not a database", "malformed"
+        return {r[0]: (SessionSummary(*r[:-3]), tuple(r[-3:])) for r in rows}, None
+
+    def _write_index(self, fresh: dict[str, tuple[SessionSummary, Stamp]], changed: list, gone: list[str],
+                     rebuild: bool) -> bool:
+        """Bring sessions.db in step; False when it cannot be written (said once: the listing is complete anyway)."""
+        if not os.access(self.root, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+            return False  # a read-only sessions folder (an archive): list it, touch nothing
+        try:
+            if rebuild:
+                self._rebuild(list(fresh.values()))
+                return True
+            con = sqlite3.connect(self.db_path, timeout=LIST_INDEX_TIMEOUT_S)
+            try:
+                with con:
+                    con.executemany("DELETE FROM sessions WHERE session_dir = ?", [(k,) for k in gone])
+                    _put(con, changed)
+            finally:
+                con.close()
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            self.warn_once("index", f"could not update the session index {self.db_path} ({_reason(exc)}); "
+                                    "listed from the session folders")
+            return False
+
+    def _rebuild(self, rows: list[tuple[SessionSummary, Stamp]]) -> None:
+        """Write a whole new sessions.db beside the old one and swap it in, so readers never see half."""
+        fd, tmp = tempfile.mkstemp(prefix=".sessions-", suffix=".db", dir=self.root)
+        os.close(fd)
+        try:
+            con = sqlite3.connect(tmp)
+            try:
+                with con:
+                    _create_schema(con)
+                    _put(con, rows)
+            finally:
+                con.close()
+            os.chmod(tmp, ordinary_mode())
+            os.replace(tmp, self.db_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
-def _row(folder: Path, data: dict[str, Any]) -> SessionSummary:
+_COLUMNS = ", ".join(f.name for f in fields(SessionSummary))
+
+Stamp = tuple[int, int, int]
+"""(mtime_ns, size, inode) of a session.json: session.json is replaced, never edited in place, so each
+save gets a new inode and the stamp changes even when two saves fall in one timestamp tick."""
+
+
+def _stamp(stat: os.stat_result) -> Stamp:
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _create_schema(con: sqlite3.Connection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS sessions ("
+        " session_dir TEXT PRIMARY KEY, trainee TEXT, scenario_id TEXT, scenario_version TEXT,"
+        " lang TEXT, mode TEXT, started_at TEXT, ended_at TEXT, outcome TEXT, turns INTEGER, overall INTEGER,"
+        " mtime_ns INTEGER, size INTEGER, inode INTEGER)"
+    )
+    con.execute("CREATE INDEX IF NOT EXISTS by_trainee ON sessions (trainee, started_at)")
+    con.execute("CREATE INDEX IF NOT EXISTS by_scenario ON sessions (scenario_id, started_at)")
+    con.execute(f"PRAGMA user_version = {INDEX_FORMAT}")
+
+
+def _usable_schema(con: sqlite3.Connection) -> bool:
+    """True when the index has this layout; an empty file gets it. Another layout is left for listing to rebuild."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version == INDEX_FORMAT:
+        return True
+    if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+        _create_schema(con)
+        return True
+    return False
+
+
+def _put(con: sqlite3.Connection, rows: list[tuple[SessionSummary, Stamp]]) -> None:
+    con.executemany(
+        f"INSERT OR REPLACE INTO sessions ({_COLUMNS}, mtime_ns, size, inode)"
+        f" VALUES ({', '.join('?' * (len(fields(SessionSummary)) + 3))})",
+        [(*astuple(summary), *stamp) for summary, stamp in rows],
+    )
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _read_summary(path: Path) -> SessionSummary | str:
+    """The index row of one session.json, or what is wrong with the file."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8", "replace"))
+    except OSError as exc:
+        return f"cannot read {SESSION_JSON} ({_reason(exc)})"
+    except (ValueError, RecursionError) as exc:
+        return f"{SESSION_JSON} is not valid JSON ({str(exc)[:80]})"
+    return summarize(path.parent, data)
+
+
+def summarize(folder: Path, data: Any) -> SessionSummary | str:
+    """The index row of a session's data, or what is wrong with it (a file edited or broken by hand)."""
+    if not isinstance(data, dict):
+        return f"{SESSION_JSON} holds {type(data).__name__}, not a session object"
     scenario = data.get("scenario", {})
+    if not isinstance(scenario, dict):
+        return f"'scenario' in {SESSION_JSON} is not an object"
+    turns = data.get("turns", [])
+    if not isinstance(turns, list):
+        return f"'turns' in {SESSION_JSON} is not a list"
+    overall = data.get("overall")
     return SessionSummary(
         session_dir=str(folder),
-        trainee=data.get("trainee", ""),
-        scenario_id=scenario.get("id", ""),
-        scenario_version=scenario.get("version", ""),
-        lang=scenario.get("lang", ""),
-        mode=data.get("mode", ""),
-        started_at=data.get("started_at", ""),
-        ended_at=data.get("ended_at"),
-        outcome=data.get("outcome", IN_PROGRESS),
-        turns=len(data.get("turns", [])),
-        overall=data.get("overall"),
+        trainee=_text(data.get("trainee")),
+        scenario_id=_text(scenario.get("id")),
+        scenario_version=_text(scenario.get("version")),
+        lang=_text(scenario.get("lang")),
+        mode=_text(data.get("mode")),
+        started_at=_text(data.get("started_at")),
+        ended_at=data["ended_at"] if isinstance(data.get("ended_at"), str) else None,
+        outcome=_text(data.get("outcome")) or IN_PROGRESS,
+        turns=len(turns),
+        overall=overall if isinstance(overall, int) and not isinstance(overall, bool) else None,
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _reason(exc: OSError | sqlite3.Error) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return "the disk is full"
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+def _stderr_warning(message: str) -> None:
+    from voicesim.safetext import printable
+
+    print(f"voicesim: warning: {printable(message)}", file=sys.stderr, flush=True)
 
 
 def _slug(text: str) -> str:

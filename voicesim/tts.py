@@ -46,9 +46,10 @@ import soundfile as sf
 from voicesim.audio import Audio
 from voicesim.audiofile import to_sample_rate
 from voicesim.errors import VoicesimError
+from voicesim.resources import data_file
 from voicesim.telephone import telephone_line
 
-VOICES_FILE = Path(__file__).parent / "data" / "voices.toml"
+VOICES_FILE = data_file("voices.toml")
 """Voices per language and personas."""
 
 CACHE_SIZE = 256

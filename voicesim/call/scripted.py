@@ -23,11 +23,15 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
     turn_limit: the script's turns are used up.
     """
     from voicesim.asr import transcribe
-    from voicesim.audiofile import load_audio
+    from voicesim.audiofile import load_audio, probe_audio
 
     view = view or LiveView(tty=False)
-    # Load every reply first: a bad file is reported before a session folder exists.
-    audios = [r if isinstance(r, Audio) else load_audio(r) for r in replies]
+    # Check every reply's header first, so a bad file is reported before a session folder
+    # exists, but decode each only when its turn comes: most calls end before the last.
+    for r in replies:
+        if not isinstance(r, Audio):
+            probe_audio(r)
+    audios = (r if isinstance(r, Audio) else load_audio(r) for r in replies)
     customer = Customer(setup.scenario, seed=setup.seed)
     with store.create(setup.meta("scripted")) as session:
         try:

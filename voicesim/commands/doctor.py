@@ -11,6 +11,8 @@ fixes it, and exits 0 when every essential item is OK, 1 otherwise::
     ...
     OK       model en             /root/.cache/voicesim/models/vosk-model-small-en-us-0.15
     MISSING  model de (optional)  not installed at /root/.cache/voicesim/models/vosk-model-small-de-0.15; fix: voicesim models fetch de
+    OK       sessions folder      /root/.local/share/voicesim/sessions (12 sessions)
+    OK       scenario folders     VOICESIM_SCENARIOS_DIR not set: the bundled scenarios only
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,6 +74,8 @@ def all_checks() -> Iterator[Check]:
                     for kind in ("input", "output"))
     yield check_vosk()
     yield from check_models()
+    yield check_sessions_folder()
+    yield check_scenario_dirs()
 
 
 def _guard(item: str, fix: str, probe: Callable[[], str]) -> Check:
@@ -152,7 +157,7 @@ def check_models() -> Iterator[Check]:
         yield check_model(spec)
 
 
-def check_model(spec: "ModelSpec") -> Check:
+def check_model(spec: ModelSpec) -> Check:
     from voicesim.errors import VoicesimError
     from voicesim.models import MODEL_PATH_ENV, resolve_model_path, store_dir
 
@@ -168,3 +173,57 @@ def check_model(spec: "ModelSpec") -> Check:
         state = "incomplete" if folder.exists() else "not installed"
         return Check(item, False, f"{state} at {folder}; fix: {fix}", spec.required)
     return Check(item, True, f"{path} (from {MODEL_PATH_ENV})" if from_env else str(path), spec.required)
+
+
+def check_sessions_folder() -> Check:
+    """Can calls be saved where they go by default, and can every saved one be read?"""
+    from voicesim.errors import VoicesimError
+    from voicesim.session import ENV_DIR, SessionStore
+
+    item, fix = "sessions folder", f"set {ENV_DIR} to a writable folder, or fix the folder's permissions"
+    skipped: list[str] = []
+    try:
+        store = SessionStore(create=False, warn=skipped.append)
+    except VoicesimError as exc:
+        return Check(item, False, f"{exc}; fix: {fix}")
+    if store.root.exists() and not store.root.is_dir():
+        return Check(item, False, f"{store.root} is a file, not a folder; fix: {fix}")
+    writable = _nearest_existing(store.root)
+    if not os.access(writable, os.W_OK | os.X_OK):
+        return Check(item, False, f"{store.root}: {writable} is not writable; fix: {fix}")
+    if not store.root.is_dir():
+        return Check(item, True, f"{store.root} (created by the first call)")
+    try:
+        count = len(store.reconcile())
+    except VoicesimError as exc:
+        return Check(item, False, f"{exc}; fix: {fix}")
+    detail = f"{store.root} ({count} session{'s' if count != 1 else ''})"
+    if skipped:  # listed anyway; the trainer should know which folders are damaged
+        detail += f"; {len(skipped)} problem(s), first: {skipped[0]}"
+    return Check(item, True, detail)
+
+
+def check_scenario_dirs() -> Check:
+    """Every folder in VOICESIM_SCENARIOS_DIR exists and every scenario in it validates."""
+    from voicesim.errors import VoicesimError
+    from voicesim.scenario import ENV_DIRS, scenario_dirs, scenario_files, validate
+
+    item = "scenario folders"
+    if not os.environ.get(ENV_DIRS):
+        return Check(item, True, f"{ENV_DIRS} not set: the bundled scenarios only", essential=False)
+    try:
+        extra = scenario_dirs()[:-1]
+    except VoicesimError as exc:
+        return Check(item, False, str(exc))
+    files = scenario_files(extra)
+    problems = [p for f in files for p in validate(f)]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Check(item, False, f"{problems[0]}{more}; fix: voicesim scenarios validate {extra[0]}")
+    return Check(item, True, f"{len(files)} scenario file(s) valid in {os.pathsep.join(map(str, extra))}")
+
+
+def _nearest_existing(p: Path) -> Path:
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p

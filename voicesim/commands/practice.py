@@ -16,11 +16,16 @@ import sys
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.resources import data_file
+from voicesim.safetext import printable
 
 DEFAULT_SCENARIO = "late-delivery"
 """The scenario of a call started without --scenario (and of the bundled demo replies)."""
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DIR = data_file("demo")
 """Bundled demo replies: data/demo/<scenario id>/NN-*.wav, a well-handled call."""
+MAX_REPLY_S = 15 * 60.0
+"""Longest reply file a scripted call takes; a live turn closes after a minute, so longer is a wrong file
+(and an hour of audio would cost gigabytes of memory in the call)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from voicesim.session import SessionStore
 
     store = SessionStore(args.sessions_dir)  # an unwritable folder is reported before anything starts
+    if args.replies:
+        check_replies(args.replies)  # before the model loads: a bad file is the first thing said
     view = LiveView(sys.stderr) if args.json else LiveView()
     scenario_id = args.scenario or _default_scenario(args.lang)
     replies = args.replies
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if replies is None:
         line, replies, scenario_id = _headset_or_demo(args, scenario_id, view)
     setup = CallSetup.prepare(scenario_id, lang=args.lang, seed=args.seed, trainee=args.trainee, model_path=args.model)
-    view.notice(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}.")
+    view.notice(printable(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}."))
     if line is not None:
         view.notice("Answer out loud on your headset; Ctrl-C hangs up.")
         result = run_live(setup, line, store, view)
@@ -66,6 +73,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     return 0
+
+
+def check_replies(files: list[str]) -> None:
+    """Every reply file readable (header only; each is decoded when its turn comes) and of a sane length."""
+    from voicesim.audiofile import probe_audio
+
+    for file in files:
+        info = probe_audio(file)
+        if info.duration_s > MAX_REPLY_S:
+            raise VoicesimError(
+                f"reply file {file} lasts {info.duration_s / 60:.0f} minutes; a reply may last {MAX_REPLY_S / 60:.0f} "
+                "minutes at most: cut it to the trainee's answer for that turn"
+            )
 
 
 def _default_scenario(lang: str | None) -> str:
@@ -81,19 +101,46 @@ def _default_scenario(lang: str | None) -> str:
 
 def _headset_or_demo(args: argparse.Namespace, scenario_id: str, view):
     """The headset when one is there; else one clear message and the bundled demo replies."""
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     line = Headset(output=args.output, input=args.input)
     try:
-        line.input_device, line.output_device  # look both up now, not mid-call
+        _ = line.input_device, line.output_device  # look both up now, not mid-call
         return line, None, scenario_id
     except NoAudioDeviceError as exc:
         if args.input or args.output:
             raise  # a device was asked for by name: say it is not there, don't swap in a demo
+        _refuse_demo_in_other_language(scenario_id, args)
         demo = demo_replies(DEFAULT_SCENARIO)
         note = "" if scenario_id == DEFAULT_SCENARIO else f" (demo replies exist for {DEFAULT_SCENARIO})"
         view.notice(f"No audio device ({exc}). Playing the scripted demo call on the bundled replies instead{note}.")
         return None, demo, DEFAULT_SCENARIO
+
+
+def _refuse_demo_in_other_language(scenario_id: str, args: argparse.Namespace) -> None:
+    """The demo call is English: for a call in another language, say what that language needs instead."""
+    from voicesim.models import model_spec, resolve_model_path
+    from voicesim.scenario import find_scenario
+
+    lang = find_scenario(scenario_id, lang=args.lang).lang
+    demo_lang = find_scenario(DEFAULT_SCENARIO).lang
+    if lang == demo_lang:
+        return
+    spec, demo_language = model_spec(lang), model_spec(demo_lang).language
+    try:
+        resolve_model_path(lang, args.model)
+    except VoicesimError:
+        raise VoicesimError(
+            f"no audio device, and {spec.language} calls need a {spec.language} Vosk model ({spec.name}), which is not "
+            f"installed: run `voicesim models fetch {lang}`, or unpack {spec.name}.zip from another machine and set "
+            f"VOSK_MODEL_PATH to it (README, section {spec.language}); the bundled demo call is {demo_language} only"
+        ) from None
+    raise VoicesimError(
+        f"no audio device, and there is no {spec.language} demo call (the bundled demo replies are {demo_language}); "
+        f"connect a headset for a live call (voicesim devices lists them), or script the call with your own "
+        f"recordings: voicesim practice --scenario {scenario_id} --replies reply1.wav reply2.wav"
+    )
 
 
 def demo_replies(scenario_id: str) -> list[Path]:

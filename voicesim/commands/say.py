@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from voicesim.errors import VoicesimError
 
 FALLBACK_WAV = "voicesim-say.wav"
 """Where the line goes when there is no audio device to play it on."""
@@ -32,14 +35,26 @@ def run(args: argparse.Namespace) -> int:
     from voicesim.audiofile import write_wav
     from voicesim.tts import synthesize
 
+    if args.out is not None and Path(args.out).is_dir():  # before the synthesis: say it at once
+        raise VoicesimError(f"--out {args.out} is a folder; give a file name such as {Path(args.out) / 'line.wav'}")
     audio = synthesize(args.text, lang=args.lang, persona=args.persona, phone_line=not args.no_phone)
-    if args.out:
-        write_wav(args.out, audio)
+    if args.out is not None:
+        write_wav(args.out, audio)  # refuses '' and unwritable places in one line
         return 0
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     try:
         Headset(output=None, input=None).play(audio)
     except NoAudioDeviceError as exc:
-        path = write_wav(FALLBACK_WAV, audio)
+        path = write_wav(_unused_name(Path(FALLBACK_WAV)), audio)
         print(f"voicesim: no audio device to play on ({exc}); wrote the line to {path.resolve()} instead", file=sys.stderr)
+
+
+def _unused_name(path: Path) -> Path:
+    """`path`, or path-2, path-3, ... : a line said earlier is never overwritten."""
+    n = 1
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = path.with_name(f"{Path(FALLBACK_WAV).stem}-{n}{path.suffix}")
+    return path

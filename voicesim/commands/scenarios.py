@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.safetext import printable
 from voicesim.scenario import Problem, find_scenario, list_scenarios, scenario_dirs, scenario_files, validate
 
 
@@ -50,19 +51,22 @@ def run_list(args: argparse.Namespace) -> int:
     else:
         width = max(len(r["id"]) for r in rows)
         for r in rows:
-            print(f"{r['id']:<{width}}  {r['lang']}  {r['title']}")
+            print(printable(f"{r['id']:<{width}}  {r['lang']}  {r['title']}"))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
     s = find_scenario(args.id, lang=args.lang)
     voice = s.persona.voice
-    print(f"{s.id} ({s.lang}): {s.title}")
-    print(f"caller:    {s.persona.name} (voice {voice.variant}, {voice.rate} wpm, pitch {voice.pitch}, volume {voice.volume})")
-    print(f"situation: {s.situation}")
-    print(f"wants:     {s.wants}")
-    print(f"at fault:  {'company (an apology is expected)' if s.company_at_fault else 'not the company'}")
-    print(f"file:      {s.path} (sha256 {s.version[:12]})")
+    for line in (
+        f"{s.id} ({s.lang}): {s.title}",
+        f"caller:    {s.persona.name} (voice {voice.variant}, {voice.rate} wpm, pitch {voice.pitch}, volume {voice.volume})",
+        f"situation: {s.situation}",
+        f"wants:     {s.wants}",
+        f"at fault:  {'company (an apology is expected)' if s.company_at_fault else 'not the company'}",
+        f"file:      {s.path} (sha256 {s.version[:12]})",
+    ):
+        print(printable(line))
     return 0
 
 
@@ -79,7 +83,7 @@ def run_validate(args: argparse.Namespace) -> int:
     # Across roots a repeated id is an intended override (VOICESIM_SCENARIOS_DIR wins).
     problems += [p for group in per_root for p in _duplicate_ids(group)]
     for problem in problems:
-        print(problem)
+        print(printable(str(problem)))
     if problems:
         return 1
     print(f"OK: {len(files)} scenario file{'s' if len(files) != 1 else ''} valid")

@@ -14,7 +14,7 @@
     $ voicesim score reply.wav --lang en --json
     {"lang": "en", "transcript": "...", "checks": {...}, "tone": {...}, "overall": 72}
 
-With ``--json`` stdout holds exactly the DESIGN.md contract; anything that limits the
+With ``--json`` stdout holds exactly the docs/scorecard.md contract; anything that limits the
 card (no speech, another language, an empty reply) is one ``voicesim: note: …`` line
 on stderr, and in the terminal card itself without ``--json``.
 """

@@ -10,6 +10,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from voicesim.safetext import printable
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sessions", help="list recorded practice calls",
@@ -27,9 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from voicesim.session import SessionStore
 
-    rows = SessionStore(args.sessions_dir).list(trainee=args.trainee, scenario=args.scenario)
+    # Listing only reads: a mistyped --sessions-dir is reported, never created.
+    rows = SessionStore(args.sessions_dir, create=False).list(trainee=args.trainee, scenario=args.scenario)
     if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        # Hand-edited session.json files may hold anything; JSON escapes it, ASCII keeps stdout encodable.
+        print(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=True))
         return 0
     if not rows:
         print("No sessions yet. Start one with: voicesim practice")
@@ -37,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'started (UTC)':<20} {'trainee':<12} {'scenario':<24} {'outcome':<12} {'turns':>5} {'overall':>7}  folder")
     for r in rows:
         overall = "-" if r.overall is None else str(r.overall)
-        print(f"{r.started_at[:19]:<20} {r.trainee[:12]:<12} {r.scenario_id[:24]:<24} {r.outcome:<12} {r.turns:>5} {overall:>7}  {r.session_dir}")
+        started, trainee, scenario, outcome, folder = (
+            printable(v) for v in (r.started_at, r.trainee, r.scenario_id, r.outcome, r.session_dir))
+        print(f"{started[:19]:<20} {trainee[:12]:<12} {scenario[:24]:<24} {outcome:<12} {r.turns:>5} {overall:>7}  {folder}")
     return 0
