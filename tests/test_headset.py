@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,13 @@ def similarity(heard: np.ndarray, played: np.ndarray) -> float:
     lag = int(np.argmax(np.abs(c)))
     window = heard[lag:lag + len(played)].astype(np.float64)
     return float(abs(c[lag]) / (np.linalg.norm(played) * np.linalg.norm(window)))
+
+
+def wait_for_chunks(chunks: list, count: int, timeout_s: float = 5.0) -> None:
+    """Block until the microphone callback has delivered `count` chunks (or the timeout passes)."""
+    deadline = time.monotonic() + timeout_s
+    while len(chunks) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def peak_hz(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -219,6 +227,9 @@ def test_playback_in_background_can_be_cut_short_for_barge_in(virtual_headset):
         virtual_headset.play_into_mic(tone(0.3, hz=880))  # the trainee talks over the customer
         played = line.stop_playback()
         assert not line.is_playing
+        # PortAudio's input latency is 'high': on a busy machine the tone's tail is still in
+        # its buffer when pacat returns. Wait for 0.3 s more of microphone before closing.
+        wait_for_chunks(chunks, len(chunks) + 15)
     assert mic.error is None
     assert 0.0 < played < 5.0, played
     start, end = voiced_span(heard.audio)
