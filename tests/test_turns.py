@@ -64,7 +64,8 @@ def test_speech_then_silence_is_a_pause_judged_then_the_end_after_the_hold():
     end = feed_all(det, silence(1.5), step=320)
     assert kinds(end) == [END_OF_TURN]
     assert end[0].at_s - end[0].speech_end_s == pytest.approx(evidence.hold_s, abs=0.021)
-    assert end[0].evidence == evidence
+    assert end[0].evidence == replace(evidence, silence_s=end[0].evidence.silence_s)
+    assert end[0].evidence.silence_s == pytest.approx(evidence.hold_s, abs=0.021)
 
 
 @pytest.mark.parametrize("words, complete", [

@@ -12,8 +12,9 @@ far, so tests can use synthetic audio.
 >>> events = det.feed(tone, customer_playing=False) + det.feed(np.zeros(16000, np.float32), customer_playing=False)
 >>> [str(e.kind) for e in events]
 ['speech_start', 'pause']
->>> det.judge("so could you tell me your order number").hold_s
-0.16
+>>> evidence = det.judge("so could you tell me your order number")
+>>> evidence.complete, evidence.pitch, evidence.hold_s < 0.4
+('question', 'level', True)
 >>> [str(e.kind) for e in det.feed(np.zeros(320, np.float32), customer_playing=False)]
 ['end_of_turn']
 
@@ -46,7 +47,7 @@ import functools
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -120,7 +121,7 @@ class TurnEvidence:
     """Why the detector ended (or would end) the turn where it did; session.json keeps it per turn."""
 
     silence_s: float
-    """Silence since the last voiced frame when the words were judged."""
+    """Silence since the last voiced frame: when judged, and in an END_OF_TURN event the silence held."""
     hold_s: float
     """Silence the detector waits before the customer may answer."""
     complete: str
@@ -438,7 +439,8 @@ class TurnDetector:
     def _end(self) -> TurnEvent:
         self._ended = True
         assert self._last_voiced_end is not None
-        return TurnEvent(END_OF_TURN, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE, self._evidence)
+        held = self._evidence and replace(self._evidence, silence_s=round(self._silence_s(), 3))
+        return TurnEvent(END_OF_TURN, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE, held)
 
     def _in_silence(self) -> bool:
         return self._last_voiced_end is not None and not self._in_speech

@@ -84,10 +84,12 @@ class _LiveTurn:
 class LiveCall:
     """One call on a streaming line; :meth:`run` returns when the call has ended.
 
-    The customer answers as soon as the turn detector hears the trainee stop. If the
-    trainee goes on within the first moments of that answer (a pause, not the end), the
-    customer breaks off, nothing of that answer counts, and the turn continues: so the
-    answer comes quickly without cutting off a thinking pause for good.
+    The customer answers when the turn detector judges the trainee finished: at each
+    pause the loop flushes Vosk and the detector weighs the words and the prosody into
+    a hold (:mod:`voicesim.turns`). If the trainee still goes on within the first
+    moments of that answer, the customer breaks off, nothing of that answer counts, the
+    turn continues, and the false start is recorded as the customer's (never as the
+    trainee's interruption).
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
