@@ -58,10 +58,10 @@ def test_a_question_ends_the_turn_after_the_quick_hold(setup, tmp_path: Path):
     result, data, line, shown = call(setup, [Say(reply, gap_s=0.4), CTRL_C_INTO_ANSWER], tmp_path)
     [turn] = data["turns"]
     assert "order number" in turn["trainee"]["text"], shown
-    # One answer, started as soon as the question had the quick hold of silence after it.
+    # One answer, started as soon as the question (and its "please" after a comma) had a short hold of silence.
     assert len(line.played) == 2 and turn["false_starts"] == []
     evidence = turn["end_of_turn"]
-    assert evidence["complete"] == "question" and evidence["p_end"] > 0.8, evidence
+    assert evidence["complete"] in ("question", "closing") and evidence["p_end"] > 0.8, evidence
     latency = turn["end_of_turn_latency_s"]
     assert latency == result.latencies_s[0]
     assert evidence["hold_s"] <= latency <= evidence["hold_s"] + FRAME_S

@@ -73,8 +73,12 @@ def test_speech_then_silence_is_a_pause_judged_then_the_end_after_the_hold():
     ("when did you place the order", "question"),
     ("because the first parcel is lost", "open"),
     ("okay so", "open"),
+    ("okay", "open"),
     ("i can see the order here", "statement"),
+    ("has the tracking changed since then", "question"),
+    ("is the address still correct", "question"),
     ("that was on tuesday right", "question"),
+    ("could you tell me your order number please", "closing"),
     ("thank you", "closing"),
     ("i will send you a written confirmation by email today", "proposal"),
     ("the parcel left our warehouse on monday", "statement"),
@@ -95,6 +99,12 @@ def test_only_the_phrase_after_the_last_pause_counts():
     assert last_phrase(timed) == ["what", "happened"]
     assert completeness(timed, turn_phrases("en")) == "question"
     assert completeness(timed[:3], turn_phrases("en")) == "preface"
+    # Where the caller knows the last pause (the live loop flushes Vosk there), that counts too.
+    untimed = [Word(w) for w in "i am sorry did the courier leave a note".split()]
+    assert completeness(untimed, turn_phrases("en")) == "preface"
+    assert completeness(untimed, turn_phrases("en"), phrase_from=3) == "question"
+    tag = [Word(w) for w in "and the address is still correct right".split()]
+    assert completeness(tag, turn_phrases("en"), phrase_from=6) == "question"
 
 
 def test_german_cues_come_from_the_data_file():
@@ -224,9 +234,10 @@ def run_protocol(model, audio: np.ndarray) -> tuple[list[TurnEvidence], list[Tur
             det.note_final(result.transcript.text)
         for event in events:
             if event.kind == PAUSE:
-                words += [replace(w, start_s=w.start_s + offset, end_s=w.end_s + offset) for w in rec.finish().words]
+                new = [replace(w, start_s=w.start_s + offset, end_s=w.end_s + offset) for w in rec.finish().words]
+                words += new
                 offset = (i + len(chunk)) / SAMPLE_RATE
-                judged.append(det.judge(words))
+                judged.append(det.judge(words, len(words) - len(new) if new else 0))
                 event = det.pending_end() or event
             if event.kind == END_OF_TURN:
                 ends.append(replace(event, at_s=event.at_s - 0.3, speech_end_s=event.speech_end_s - 0.3))

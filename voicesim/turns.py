@@ -207,40 +207,44 @@ def hold_words(lang: str) -> frozenset[str]:
 PHRASE_GAP_S = 0.25
 """A gap between recognized words this long separates phrases (sentences, clauses)."""
 TAG_MIN_WORDS = 3
-"""A tag ending ("..., right") needs a phrase before it; "okay" alone opens a reply."""
+"""A tag ending ("..., right") needs words before it; "okay" alone opens a reply."""
 
 
-def last_phrase(words: Sequence[Word]) -> list[str]:
-    """The words after the last pause between recognized words (all of them without timings)."""
-    cut = 0
-    for i in range(1, len(words)):
+def last_phrase(words: Sequence[Word], since: int = 0) -> list[str]:
+    """The words after the last pause between recognized words, and not before index `since`."""
+    cut = since
+    for i in range(since + 1, len(words)):
         a, b = words[i - 1], words[i]
         if a.end_s is not None and b.start_s is not None and b.start_s - a.end_s >= PHRASE_GAP_S:
             cut = i
     return [w.word.lower() for w in words[cut:]]
 
 
-def completeness(words: Sequence[Word], cues: TurnPhrases) -> str:
-    """What the words so far read as at a pause: question, closing, proposal, statement, preface, open, unknown."""
+def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0) -> str:
+    """What the words so far read as at a pause: question, closing, proposal, statement, preface, open, unknown.
+
+    `phrase_from`: index of the first word after the previous pause, when the caller knows
+    it (the live loop flushes Vosk at every pause); word gaps find later ones.
+    """
     if not words:
         return "unknown"
     tokens = [w.word.lower() for w in words]
     if tokens[-1] in cues.hold_words:
         return "open"
-    phrase = last_phrase(words)
+    phrase = last_phrase(words, min(phrase_from, len(words) - 1))
     core = phrase
     while core and core[0] in cues.lead_ins:
         core = core[1:]
-    if not core:
-        return "open"  # only "okay", "so", "well": a reply is starting
     if _ends_with(phrase, cues.closings):
         return "closing"
+    if len(tokens) >= TAG_MIN_WORDS and _ends_with(tokens, cues.tag_endings):
+        return "question"  # also a tag after its own pause: "... still correct, [pause] right"
+    if not core:
+        return "open"  # only "okay", "so", "well": a reply is starting
     if _starts_with(core, cues.question_openers):
         return "question"
     if _starts_with(core, cues.clause_openers):
         return "open"
-    if len(phrase) >= TAG_MIN_WORDS and _ends_with(phrase, cues.tag_endings):
-        return "question"
     if _starts_with(core, cues.proposal_openers):
         return "proposal"
     if _contains(phrase, cues.preface_markers):
@@ -397,8 +401,10 @@ class TurnDetector:
         words = text.lower().split()
         return bool(words) and words[-1] in self._cues.hold_words
 
-    def judge(self, words: Sequence[Word] | str) -> TurnEvidence:
+    def judge(self, words: Sequence[Word] | str, phrase_from: int = 0) -> TurnEvidence:
         """After a PAUSE: weigh the turn's words so far (with Vosk's timings) and the prosody into the hold.
+
+        `phrase_from`: index of the first word spoken since the previous pause, if known.
 
         The END_OF_TURN follows from :meth:`feed` once the silence reaches the hold, or at
         once from :meth:`pending_end` when it already has.
@@ -411,7 +417,7 @@ class TurnDetector:
             self._evidence = self._old_rule(words, silence, tail)
             return self._evidence
         samples = self._voiced_audio()
-        complete = completeness(words, self._cues)
+        complete = completeness(words, self._cues, phrase_from)
         pitch = pitch_at_pause(samples)
         drawn_out = lengthened(words)
         fading = self._fading()

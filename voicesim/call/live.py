@@ -297,7 +297,9 @@ class LiveCall:
                     return event
                 if event.kind == TurnEventKind.PAUSE:
                     self._flush(turn)
-                    self.detector.judge(turn.words().words)
+                    words = turn.words().words
+                    since_last_pause = len(turn.segments[-1][1].words)
+                    self.detector.judge(words, len(words) - since_last_pause if since_last_pause else 0)
                     end = self.detector.pending_end()
                     if end is not None:
                         return end
