@@ -318,8 +318,8 @@ def _final_change(track: _PitchTrack) -> float | None:
     return float(slope * np.ptp(t))
 
 
-def final_pitch(audio: Audio) -> tuple[float, float] | None:
-    """(rise in semitones over the last 0.4 s of voicing, last voiced F0 minus the median F0 in semitones).
+def final_pitch(audio: Audio) -> tuple[float | None, float] | None:
+    """(rise in semitones over the last 0.4 s of voicing or None, last voiced F0 minus the median F0 in semitones).
 
     For the turn detector: a fall to low in the voice's range closes a statement; level or
     rising pitch before a pause usually promises more. None when too little is voiced.
@@ -330,11 +330,10 @@ def final_pitch(audio: Audio) -> tuple[float, float] | None:
     if n == 0:
         return None
     track = _pitch_track(x[: n * hop], audio.sample_rate, hop, _active_blocks(_block_levels_db(x[: n * hop], hop)))
-    change = _final_change(track)
-    if change is None:
+    if len(track.f0_hz) < 4:
         return None
     semis = 12.0 * np.log2(track.f0_hz)
-    return change, float(np.median(semis[-3:]) - np.median(semis))
+    return _final_change(track), float(np.median(semis[-3:]) - np.median(semis))
 
 
 def _pace(words: Sequence[Word]) -> dict[str, float | int]:

@@ -316,11 +316,11 @@ def pitch_at_pause(samples: np.ndarray) -> str:
     if found is None:
         return "unknown"
     change, end_vs_median = found
-    if change >= RISE_SEMITONES:
+    if change is not None and change >= RISE_SEMITONES:
         return "rising"
-    if change <= FALL_SEMITONES or end_vs_median <= FALL_SEMITONES:
+    if end_vs_median <= FALL_SEMITONES or (change is not None and change <= FALL_SEMITONES):
         return "falling"
-    return "level"
+    return "level" if change is not None else "unknown"  # too few voiced frames at the end for a contour
 
 
 def lengthened(words: Sequence[Word]) -> bool:
