@@ -103,6 +103,13 @@ def test_only_the_phrase_after_the_last_pause_counts():
     untimed = [Word(w) for w in "i am sorry did the courier leave a note".split()]
     assert completeness(untimed, turn_phrases("en")) == "preface"
     assert completeness(untimed, turn_phrases("en"), phrase_from=3) == "question"
+    offer = [Word("i", 0.0, 0.1), Word("will", 0.1, 0.3), Word("send", 0.3, 0.6), Word("one", 0.6, 0.9),
+             Word("and", 1.4, 1.5), Word("email", 1.5, 1.9), Word("you", 1.9, 2.0), Word("today", 2.0, 2.4)]
+    assert completeness(offer, turn_phrases("en")) == "proposal"  # a list that goes on the offer
+    assert completeness(offer[4:], turn_phrases("en")) == "statement"
+    question = [Word("could", 0.0, 0.2), Word("you", 0.2, 0.3), Word("tell", 0.3, 0.5), Word("me", 0.5, 0.6),
+                Word("so", 1.2, 1.3), Word("i", 1.3, 1.4), Word("can", 1.4, 1.6), Word("see", 1.6, 1.9)]
+    assert completeness(question, turn_phrases("en")) == "question"
     tag = [Word(w) for w in "and the address is still correct right".split()]
     assert completeness(tag, turn_phrases("en"), phrase_from=6) == "question"
 

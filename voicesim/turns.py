@@ -172,6 +172,8 @@ class TurnPhrases:
     """Phrase starts of an offer or commitment ("i will", "i can offer")."""
     clause_openers: tuple[tuple[str, ...], ...] = ()
     """Phrase starts of a clause that promises a main clause ("because", "if")."""
+    coordinators: frozenset[str] = frozenset()
+    """Words that join a phrase to the one before ("and", "or"): it continues that phrase's kind."""
     preface_markers: tuple[tuple[str, ...], ...] = ()
     """Phrases that usually open a reply rather than end it (an apology, an acknowledgement)."""
 
@@ -195,6 +197,7 @@ def turn_phrases(lang: str) -> TurnPhrases:
         closings=phrases("closings"),
         proposal_openers=phrases("proposal_openers"),
         clause_openers=phrases("clause_openers"),
+        coordinators=frozenset(w.lower() for w in data.get("coordinators", [])),
         preface_markers=phrases("preface_markers"),
     )
 
@@ -210,14 +213,19 @@ TAG_MIN_WORDS = 3
 """A tag ending ("..., right") needs words before it; "okay" alone opens a reply."""
 
 
-def last_phrase(words: Sequence[Word], since: int = 0) -> list[str]:
-    """The words after the last pause between recognized words, and not before index `since`."""
-    cut = since
+def phrase_starts(words: Sequence[Word], since: int = 0) -> list[int]:
+    """Indices where a phrase begins: 0, `since`, and every word after a pause between recognized words."""
+    starts = sorted({0, since})
     for i in range(since + 1, len(words)):
         a, b = words[i - 1], words[i]
         if a.end_s is not None and b.start_s is not None and b.start_s - a.end_s >= PHRASE_GAP_S:
-            cut = i
-    return [w.word.lower() for w in words[cut:]]
+            starts.append(i)
+    return starts
+
+
+def last_phrase(words: Sequence[Word], since: int = 0) -> list[str]:
+    """The words after the last pause between recognized words, and not before index `since`."""
+    return [w.word.lower() for w in words[phrase_starts(words, since)[-1] :]]
 
 
 def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0) -> str:
@@ -231,10 +239,9 @@ def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0)
     tokens = [w.word.lower() for w in words]
     if tokens[-1] in cues.hold_words:
         return "open"
-    phrase = last_phrase(words, min(phrase_from, len(words) - 1))
-    core = phrase
-    while core and core[0] in cues.lead_ins:
-        core = core[1:]
+    starts = phrase_starts(words, min(phrase_from, len(words) - 1))
+    phrase = tokens[starts[-1] :]
+    core = _core(phrase, cues)
     if _ends_with(phrase, cues.closings):
         return "closing"
     if len(tokens) >= TAG_MIN_WORDS and _ends_with(tokens, cues.tag_endings):
@@ -247,9 +254,34 @@ def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0)
         return "open"
     if _starts_with(core, cues.proposal_openers):
         return "proposal"
+    continued = _continued_kind(phrase, tokens, starts[:-1], cues)
+    if continued:
+        return continued
     if _contains(phrase, cues.preface_markers):
         return "preface"
     return "statement"
+
+
+def _core(phrase: list[str], cues: TurnPhrases) -> list[str]:
+    """The phrase without its lead-ins ("and so okay ...")."""
+    i = 0
+    while i < len(phrase) and phrase[i] in cues.lead_ins:
+        i += 1
+    return phrase[i:]
+
+
+def _continued_kind(phrase: list[str], tokens: list[str], earlier: list[int], cues: TurnPhrases) -> str | None:
+    """The kind a joined phrase goes on: "I will send a replacement, [pause] and refund the fee" is still
+    the offer; "could you tell me the number, [pause] so I can see where it is" still the question."""
+    if not phrase or phrase[0] not in cues.coordinators:
+        return None
+    for i in reversed(earlier):
+        core = _core(tokens[i:], cues)
+        if _starts_with(core, cues.question_openers):
+            return "question"
+        if _starts_with(core, cues.proposal_openers):
+            return "proposal"
+    return None
 
 
 def _starts_with(tokens: list[str], patterns: tuple[tuple[str, ...], ...]) -> bool:
