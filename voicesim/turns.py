@@ -202,11 +202,6 @@ def turn_phrases(lang: str) -> TurnPhrases:
     )
 
 
-def hold_words(lang: str) -> frozenset[str]:
-    """Words after which a speaker usually goes on (fillers, conjunctions, articles)."""
-    return turn_phrases(lang).hold_words
-
-
 PHRASE_GAP_S = 0.25
 """A gap between recognized words this long separates phrases (sentences, clauses)."""
 TAG_MIN_WORDS = 3
@@ -427,11 +422,6 @@ class TurnDetector:
         """Vosk's endpointer closed an utterance: in a silence, judge the words now rather than at ``probe_s``."""
         if text.strip() and self._in_silence():
             self._final_seen = True
-
-    def ends_open(self, text: str) -> bool:
-        """True when the last word of `text` promises more (a filler, "and", "because", "the")."""
-        words = text.lower().split()
-        return bool(words) and words[-1] in self._cues.hold_words
 
     def judge(self, words: Sequence[Word] | str, phrase_from: int = 0) -> TurnEvidence:
         """After a PAUSE: weigh the turn's words so far (with Vosk's timings) and the prosody into the hold.
