@@ -174,7 +174,11 @@ def _load_once(folder: str) -> SecondEar:
 
 
 def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None) -> Transcript:
-    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a folder, or None for the default."""
+    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a folder, or None for the default.
+
+    Made for replies (under 30 s, one Whisper window); longer audio works, but a word
+    right on a 30 s window edge may be cut in two.
+    """
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
     ear = model if isinstance(model, SecondEar) else load_model(model)
@@ -211,16 +215,20 @@ def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float,
     words: list[Word] = []
     last_end = 0.0
     for token, start, end, conf in _join_pieces(raw):
+        spoken = _spoken(token, numbers)
+        if not spoken:
+            continue  # punctuation alone
         start = min(max(round(start, 3), last_end), duration)
         end = min(max(round(end, 3), start), duration)
-        spoken = _spoken(token, numbers)
-        # A numeral said as several words shares its time span evenly among them.
-        step = (end - start) / len(spoken) if spoken else 0.0
-        for i, text in enumerate(spoken):
-            words.append(Word(text, round(start + i * step, 3), round(start + (i + 1) * step, 3) if i + 1 < len(spoken)
-                              else end, round(float(conf), 3)))
-        last_end = end if spoken else last_end
+        words += _share_span(spoken, start, end, round(conf, 3))
+        last_end = end
     return tuple(words)
+
+
+def _share_span(spoken: list[str], start: float, end: float, conf: float) -> list[Word]:
+    """One Whisper word said as several (a spelled numeral) shares its time span evenly."""
+    cuts = [round(start + i * (end - start) / len(spoken), 3) for i in range(len(spoken))] + [end]
+    return [Word(text, cuts[i], cuts[i + 1], conf) for i, text in enumerate(spoken)]
 
 
 def _join_pieces(raw: list[tuple[str, float, float, float]]) -> list[tuple[str, float, float, float]]:
