@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voicesim import second_pass
@@ -90,6 +91,27 @@ def test_same_audio_gives_byte_identical_json(heard, whisper_texts, ear) -> None
     key = ("vosk-digits.wav", "phone")
     again = second_pass.transcribe(heard[key], model=ear)
     assert json.dumps(again.to_json_dict()) == json.dumps(whisper_texts[key].to_json_dict())
+
+
+def voice_edges(audio: Audio) -> tuple[float, float]:
+    """Seconds from the start to the first and from the last sample above -40 dBFS to the end: Piper's own padding."""
+    loud = np.flatnonzero(np.abs(audio.samples) > 0.01)
+    return loud[0] / audio.sample_rate, (len(audio.samples) - loud[-1]) / audio.sample_rate
+
+
+@needs_whisper
+def test_reply_delay_and_pause_read_from_the_words_are_where_the_voice_is(ear) -> None:
+    """Whisper's raw word times hand silence to the next word; trimmed to the voice they show the delay and pause."""
+    from trainee_voice import speak
+
+    first, second = speak("I'm so sorry about the delay."), speak("When did you order it?")
+    reply = Audio.concat([Audio.silence(0.8), first, Audio.silence(1.0), second, Audio.silence(0.3)])
+    words = second_pass.transcribe(telephone_line(reply), model=ear).words
+    true_delay = 0.8 + voice_edges(first)[0]
+    true_pause = voice_edges(first)[1] + 1.0 + voice_edges(second)[0]
+    pause = max(b.start_s - a.end_s for a, b in zip(words, words[1:]))
+    assert words[0].start_s == pytest.approx(true_delay, abs=0.1)
+    assert pause == pytest.approx(true_pause, abs=0.15)
 
 
 @needs_whisper

@@ -32,10 +32,12 @@ import importlib.util
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
@@ -51,6 +53,12 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 """What a CTranslate2 Whisper folder must hold for an offline load."""
 CPU_THREADS = 1
 """One core, so the second pass can later run beside the live call on a 2-core machine."""
+FRAME_S = 0.01
+"""Frame length of the loudness the word edges are trimmed with."""
+ABOVE_FLOOR_DB = 10.0
+"""A frame is voice when it is this far above the quietest tenth of the reply ..."""
+BELOW_SPEECH_DB = 40.0
+"""... or, on a line without hiss, no more than this below the loudest twentieth."""
 
 # A word is letters/digits with inner apostrophes or hyphens ("don't", "e-mail", "10,001").
 _WORD = re.compile(r"[^\W_]+(?:['\u2019\-.,][^\W_]+)*")
@@ -205,7 +213,7 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
     )
     duration = round(audio.duration_s, 3)
     raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in (seg.words or ())]
-    words = _vosk_style(raw, duration, number_words(lang))
+    words = _trim_to_voice(_vosk_style(raw, duration, number_words(lang)), audio)
     return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
 
 
@@ -229,6 +237,35 @@ def _share_span(spoken: list[str], start: float, end: float, conf: float) -> lis
     """One Whisper word said as several (a spelled numeral) shares its time span evenly."""
     cuts = [round(start + i * (end - start) / len(spoken), 3) for i in range(len(spoken))] + [end]
     return [Word(text, cuts[i], cuts[i + 1], conf) for i, text in enumerate(spoken)]
+
+
+def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
+    """Each word's span cut down to its voiced frames.
+
+    Why: Whisper's word times come from attention alignment, which hands the silence
+    before and between words to a neighbouring word, so a reply would seem to start at
+    0.0 s and have no pauses. The tone check reads the response delay and the pauses from
+    the word times; trimmed, they match Vosk's within a few frames (tests/test_second_pass).
+    Times only shrink inside the span, so they stay in order and inside the audio.
+    """
+    frame = int(FRAME_S * audio.sample_rate)
+    n = len(audio.samples) // frame
+    if n == 0:
+        return words
+    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    voiced = level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+    trimmed = []
+    for w in words:
+        first, last = int(w.start_s / FRAME_S), int(np.ceil(w.end_s / FRAME_S))
+        hits = np.flatnonzero(voiced[first:last])
+        if len(hits) == 0:
+            trimmed.append(w)  # no loud frame: keep Whisper's times rather than guess
+            continue
+        start = max(w.start_s, round((first + int(hits[0])) * FRAME_S, 3))
+        end = min(w.end_s, round((first + int(hits[-1]) + 1) * FRAME_S, 3))
+        trimmed.append(replace(w, start_s=start, end_s=max(start, end)))
+    return tuple(trimmed)
 
 
 def _join_pieces(raw: list[tuple[str, float, float, float]]) -> list[tuple[str, float, float, float]]:
