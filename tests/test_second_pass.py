@@ -168,6 +168,15 @@ def test_cli_without_the_extra_says_how_to_install_it(real_speech_dir) -> None:
     ]
 
 
+@needs_whisper
+@pytest.mark.parametrize(("blocked", "engine"), [(False, "whisper"), (True, "vosk")])
+def test_score_uses_the_second_pass_when_installed_and_says_so(real_speech_dir, blocked, engine) -> None:
+    proc = voicesim("score", str(real_speech_dir / "jfk.flac"), "--json", block_whisper=blocked)
+    assert proc.returncode == 0, proc.stderr
+    assert list(json.loads(proc.stdout)) == ["lang", "transcript", "checks", "tone", "overall"]
+    assert proc.stderr.splitlines()[-1] == f"voicesim: note: words heard by {engine}"
+
+
 def test_cli_refuses_the_other_engines_model_folder(real_speech_dir, tmp_path) -> None:
     proc = voicesim("transcribe", str(real_speech_dir / "jfk.flac"), "--asr-model", str(tmp_path))
     assert proc.returncode == 2 and proc.stderr.startswith("voicesim: error: --asr-model is a Whisper model folder")
