@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,7 @@ def test_reply_delay_and_pause_read_from_the_words_are_where_the_voice_is(ear) -
     words = second_pass.transcribe(telephone_line(reply), model=ear).words
     true_delay = 0.8 + voice_edges(first)[0]
     true_pause = voice_edges(first)[1] + 1.0 + voice_edges(second)[0]
-    pause = max(b.start_s - a.end_s for a, b in zip(words, words[1:]))
+    pause = max(b.start_s - a.end_s for a, b in pairwise(words))
     assert words[0].start_s == pytest.approx(true_delay, abs=0.1)
     assert pause == pytest.approx(true_pause, abs=0.15)
 
@@ -145,7 +146,9 @@ def voicesim(*args: str, block_whisper: bool = False) -> subprocess.CompletedPro
     # Blocking the import is how a machine without the extra looks to voicesim.
     prelude = "import sys; sys.modules['faster_whisper'] = None; " if block_whisper else "import sys; "
     code = prelude + "from voicesim.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @needs_whisper
@@ -163,8 +166,10 @@ def test_cli_without_the_extra_says_how_to_install_it(real_speech_dir) -> None:
     proc = voicesim("transcribe", str(real_speech_dir / "jfk.flac"), "--asr", "whisper", block_whisper=True)
     assert proc.returncode != 0 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.splitlines() == [
-        "voicesim: error: the second pass (Whisper) is not installed; "
-        "install it with: pip install 'voicesim[whisper]' (scripts/setup does)"
+        (
+            "voicesim: error: the second pass (Whisper) is not installed; "
+            "install it with: pip install 'voicesim[whisper]' (scripts/setup does)"
+        )
     ]
 
 

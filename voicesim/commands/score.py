@@ -27,10 +27,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
-from voicesim.second_pass import ENGINES, best_engine, transcribe_with
 from voicesim.language import available_languages, load_language
 from voicesim.scorecard import Scorecard
 from voicesim.scoring import score_reply, scorecard_to_json
+from voicesim.second_pass import ENGINES, best_engine, transcribe_with
 from voicesim.transcript import Transcript
 
 TONE_LINES = (
