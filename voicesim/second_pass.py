@@ -192,24 +192,31 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
             f"the Whisper model {ear.name} cannot transcribe --lang {lang}; point --asr-model "
             f"(or {MODEL_ENV}) at a multilingual CTranslate2 Whisper model folder, or use --asr vosk"
         )
-    segments, _ = ear.whisper.transcribe(
-        audio.samples,
-        language=lang,
-        beam_size=1,
-        best_of=1,
-        temperature=0.0,  # one temperature: no fallback sampling, so no randomness
-        compression_ratio_threshold=None,
-        log_prob_threshold=None,
-        condition_on_previous_text=False,  # a misheard segment cannot steer the next one
-        word_timestamps=True,
-        # Whisper tends to go on after the last word ("thank you", "thank you very much") over
-        # trailing silence; this drops such words when silence surrounds them. On the Piper
-        # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
-        hallucination_silence_threshold=0.5,
-        vad_filter=False,
-    )
+    # One BLAS thread: faster-whisper's mel spectrogram is a numpy matrix product, and
+    # OpenBLAS sums it in another order with another thread count, which flipped a
+    # borderline decode (telephone-band digits) between a 2-core and a 1-core run.
+    from threadpoolctl import threadpool_limits  # comes with the whisper extra
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        segments, _ = ear.whisper.transcribe(
+            audio.samples,
+            language=lang,
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,  # one temperature: no fallback sampling, so no randomness
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            condition_on_previous_text=False,  # a misheard segment cannot steer the next one
+            word_timestamps=True,
+            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
+            # trailing silence; this drops such words when silence surrounds them. On the Piper
+            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
+            hallucination_silence_threshold=0.5,
+            vad_filter=False,
+        )
+        # segments is a generator: the decoding happens here, inside the limit.
+        raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
     duration = round(audio.duration_s, 3)
-    raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in (seg.words or ())]
     words = _trim_to_voice(_vosk_style(raw, duration, number_words(lang)), audio)
     return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
 
