@@ -54,13 +54,16 @@ def load_line(key: str) -> np.ndarray | None:
 def store_line(key: str, samples: np.ndarray) -> None:
     """Keep `samples` under `key`; a cache that cannot be written is skipped, not an error."""
     path = _path(key)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
             np.save(tmp, np.ascontiguousarray(samples, dtype=np.float32), allow_pickle=False)
         os.replace(tmp.name, path)
     except OSError:
-        pass  # a read-only or full disk only costs the next call a fresh render
+        # A read-only or full disk only costs the next call a fresh render.
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
 
 
 def is_cached(key: str) -> bool:
