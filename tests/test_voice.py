@@ -211,3 +211,17 @@ def test_render_and_prepare_bad_id_is_one_error_line(args, tmp_path):
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("voicesim: error:"), proc.stderr
+
+
+def test_a_persona_engine_that_does_not_exist_is_reported_at_its_line(tmp_path):
+    from voicesim.scenario import validate
+
+    source = (REPO / "scenarios" / "en" / "late-delivery.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "late-delivery.toml"
+    broken.write_text(source.replace('engine = "piper"', 'engine = "festival"').replace("semitones = 3.0", "semitones = 9.0"),
+                      encoding="utf-8")
+    problems = [str(p) for p in validate(broken)]
+    lines = source.splitlines()
+    engine_line = next(n for n, text in enumerate(lines, 1) if text.startswith("engine ="))
+    assert any(f":{engine_line}: " in p and "festival" in p for p in problems), problems
+    assert any("semitones" in p and "-6.0 and 6.0" in p for p in problems), problems

@@ -121,5 +121,7 @@ def render_scenario(scenario: Scenario, out: Path, phone_line: bool = True, prog
 
 
 def _numbered(lines, anger: str, kind: str, slot: str) -> list[SpokenLine]:
-    assert anger in ANGER_LEVELS, anger
+    if anger not in ANGER_LEVELS:
+        raise VoicesimError(f"{slot} lines have anger {anger!r} in voicesim/data/voices.toml [line_anger]; "
+                            f"use one of {', '.join(ANGER_LEVELS)}")
     return [SpokenLine(" ".join(text.split()), anger, kind, f"{slot}[{i}]") for i, text in enumerate(lines, 1)]

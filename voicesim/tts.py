@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ class VoiceSettings:
     """piper: speed factor; 1.0 is the voice's own pace."""
     anger: str = "annoyed"
     """Anger level of a line that is not in `lines`."""
-    lines: tuple[tuple[str, str], ...] = ()
+    lines: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """(text, anger level) of the scenario lines this voice speaks; these are also cached on disk."""
 
     def __post_init__(self) -> None:
