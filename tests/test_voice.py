@@ -19,8 +19,19 @@ import pytest
 from voicesim import line_cache
 from voicesim.prosody import measure_tone
 from voicesim.scenario import ANGER_LEVELS, find_scenario, list_scenarios
-from voicesim.scenario_voice import TSV_COLUMNS, render_scenario, spoken_lines, voice_settings
-from voicesim.tts import VoiceSettings, clear_cache, line_cache_key, resolved_engine, synthesize
+from voicesim.scenario_voice import (
+    TSV_COLUMNS,
+    render_scenario,
+    spoken_lines,
+    voice_settings,
+)
+from voicesim.tts import (
+    VoiceSettings,
+    clear_cache,
+    line_cache_key,
+    resolved_engine,
+    synthesize,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 LINE = "I ordered this three weeks ago and nobody has told me where it is."
@@ -191,7 +202,7 @@ def test_render_writes_one_wav_per_line_and_the_tsv(line_store, tmp_path):
 def cli(*args: str, env_extra: dict) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), **env_extra)
     return subprocess.run([sys.executable, "-m", "voicesim", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
 
 
 def test_prepare_fills_the_cache_and_a_second_run_renders_nothing(tmp_path):

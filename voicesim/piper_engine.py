@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import threading
 from math import gcd
 
@@ -61,7 +62,7 @@ def render_piper(text: str, *, package: str, semitones: float = 0.0, pace: float
         rate = voice.config.sample_rate
     if not sentences:
         raise VoicesimError(f"Piper produced no audio for {text!r}; give the line some words")
-    source_rate = int(round(rate * shift / RESAMPLE_STEP_HZ)) * RESAMPLE_STEP_HZ
+    source_rate = round(rate * shift / RESAMPLE_STEP_HZ) * RESAMPLE_STEP_HZ
     g = gcd(SAMPLE_RATE, source_rate)
     pause = np.zeros(int(sentence_pause_s * rate * shift), dtype=np.float32)
     joined = np.concatenate([part for s in sentences for part in (pause, s)][1:])
@@ -89,8 +90,6 @@ def _load(package: str):
         voice_package = importlib.import_module(package)
     except ImportError as exc:
         raise VoicesimError(f"the Piper voice needs {exc.name or package}; {INSTALL_HINT}") from None
-    import json
-
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1

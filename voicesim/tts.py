@@ -44,12 +44,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import tomllib
 
 from voicesim import line_cache
 from voicesim.audio import SAMPLE_RATE, Audio
