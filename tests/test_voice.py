@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -229,8 +230,8 @@ def test_a_persona_engine_that_does_not_exist_is_reported_at_its_line(tmp_path):
 
     source = (REPO / "scenarios" / "en" / "late-delivery.toml").read_text(encoding="utf-8")
     broken = tmp_path / "late-delivery.toml"
-    broken.write_text(source.replace('engine = "piper"', 'engine = "festival"').replace("semitones = 3.0", "semitones = 9.0"),
-                      encoding="utf-8")
+    edited = re.sub(r"^semitones = .*$", "semitones = 9.0", source.replace('engine = "piper"', 'engine = "festival"'), flags=re.M)
+    broken.write_text(edited, encoding="utf-8")
     problems = [str(p) for p in validate(broken)]
     lines = source.splitlines()
     engine_line = next(n for n, text in enumerate(lines, 1) if text.startswith("engine ="))
