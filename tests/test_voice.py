@@ -230,7 +230,7 @@ def test_a_persona_engine_that_does_not_exist_is_reported_at_its_line(tmp_path):
 
     source = (REPO / "scenarios" / "en" / "late-delivery.toml").read_text(encoding="utf-8")
     broken = tmp_path / "late-delivery.toml"
-    edited = re.sub(r"^semitones = .*$", "semitones = 9.0", source.replace('engine = "piper"', 'engine = "festival"'), flags=re.M)
+    edited = re.sub(r"^semitones = .*$", "semitones = 9.0", source.replace('engine = "piper"', 'engine = "festival"'), flags=re.MULTILINE)
     broken.write_text(edited, encoding="utf-8")
     problems = [str(p) for p in validate(broken)]
     lines = source.splitlines()
