@@ -438,3 +438,95 @@ def _move_into_place(staging: Path, target: Path) -> None:
         raise VoicesimError(f"cannot move the unpacked model into {target} ({exc.strerror}); check that folder") from None
     if parking is not None:
         shutil.rmtree(parking, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- dither-free overlays
+
+OVERLAYS_DIR = ".overlays"
+"""Folder in the store holding dither-free views of model folders; safe to delete at any time."""
+_NO_DITHER = "--dither=0"
+_OVERLAY_SOURCE = ".source"
+"""File in an overlay naming the model folder it views (Vosk ignores it)."""
+
+
+def dither_free(folder: Path) -> Path:
+    """A view of the model ``folder`` whose feature extraction adds no dither; ``folder`` is not touched.
+
+    Why: Kaldi dithers every feature frame with noise from the C library's global
+    rand(), which any thread in the process (onnxruntime, PortAudio callbacks, …) may
+    also draw from, so the same audio would not give the same confidences. Vosk reads
+    feature options only from the model's ``mfcc.conf`` (or ``fbank.conf``); the view
+    is ``<store>/.overlays/<name>-<hash>/``, symlinks to every file of ``folder`` except
+    that config, which is a copy ending in ``--dither=0`` (the last value Kaldi reads wins).
+    The hash covers the folder's path, its file list with sizes and times, and the
+    config's text, so a changed model gets a fresh view; a deleted view is rebuilt.
+    """
+    folder = folder.resolve()
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    conf = _feature_conf(folder)
+    if conf is None:
+        return folder  # Vosk will refuse it anyway and say why
+    digest = hashlib.sha256(str(folder).encode())
+    for path in files:
+        info = path.stat()
+        digest.update(f"\0{path.relative_to(folder)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    digest.update(conf.read_bytes())
+    overlays = store_dir() / OVERLAYS_DIR
+    target = overlays / f"{folder.name}-{digest.hexdigest()[:16]}"
+    if target.is_dir():
+        return target
+    try:
+        overlays.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.build-", dir=overlays))
+        _fill_overlay(staging, folder, files, conf)
+        staging.chmod(0o755)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process built the same view first; theirs is as good
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.is_dir():
+                raise
+    except OSError as exc:
+        raise VoicesimError(
+            f"cannot write the dither-free view of {folder} into {overlays} ({exc.strerror or exc}); "
+            f"make it writable or set {STORE_ENV} to a writable folder"
+        ) from None
+    _remove_stale_overlays(overlays, folder.name, keep=target)
+    return target
+
+
+def _feature_conf(folder: Path) -> Path | None:
+    """The feature config Vosk reads for ``folder`` (``Model::ConfigureV1/V2``, ``ReadDataFiles``)."""
+    v2 = (folder / "am/final.mdl").is_file() and (folder / "conf/model.conf").is_file()
+    base = folder / "conf" if v2 else folder
+    return next((c for c in (base / "mfcc.conf", base / "fbank.conf") if c.is_file()), None)
+
+
+def _fill_overlay(staging: Path, folder: Path, files: list[Path], conf: Path) -> None:
+    (staging / _OVERLAY_SOURCE).write_text(str(folder), encoding="utf-8")
+    for path in files:
+        out = staging / path.relative_to(folder)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if path == conf:
+            text = path.read_text(encoding="utf-8").rstrip("\n")
+            out.write_text(f"{text}\n{_NO_DITHER}\n", encoding="utf-8")
+        else:
+            out.symlink_to(path)
+
+
+def _remove_stale_overlays(overlays: Path, name: str, keep: Path) -> None:
+    """Drop views of an earlier state of the same folder, and views whose model is gone.
+
+    A Vosk model reads its files once while it loads, so a process still using a
+    removed view is not disturbed.
+    """
+    source = (keep / _OVERLAY_SOURCE).read_text(encoding="utf-8")
+    for old in overlays.glob(f"{name}-*"):
+        if old == keep or not old.is_dir() or old.is_symlink():
+            continue
+        try:
+            viewed = (old / _OVERLAY_SOURCE).read_text(encoding="utf-8")
+        except OSError:
+            viewed = ""  # half-built by a killed process, or not ours
+        if viewed and (viewed == source or not Path(viewed).is_dir()):
+            shutil.rmtree(old, ignore_errors=True)
