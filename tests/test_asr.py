@@ -387,6 +387,21 @@ def test_a_read_only_model_folder_loads_and_stays_untouched(user_model: Path, ov
             path.chmod(0o755)
 
 
+def test_a_store_that_cannot_be_written_puts_the_overlay_in_a_private_temp_folder(
+        user_model: Path, overlay_store: Path, tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from voicesim.models import dither_free
+
+    overlay_store.write_text("a file where the store folder should be", encoding="utf-8")  # mkdir fails, even for root
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    view = dither_free(user_model)
+    assert view.parent.parent == tmp_path / "tmp" / f"voicesim-{os.getuid()}"
+    assert (view.parent.parent.stat().st_mode & 0o777) == 0o700
+    assert (view / "conf/mfcc.conf").read_text(encoding="utf-8").endswith("--dither=0\n")
+
+
 # --- word error rate (pure) -----------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -456,10 +457,11 @@ def dither_free(folder: Path) -> Path:
     rand(), which any thread in the process (onnxruntime, PortAudio callbacks, …) may
     also draw from, so the same audio would not give the same confidences. Vosk reads
     feature options only from the model's ``mfcc.conf`` (or ``fbank.conf``); the view
-    is ``<store>/.overlays/<name>-<hash>/``, symlinks to every file of ``folder`` except
-    that config, which is a copy ending in ``--dither=0`` (the last value Kaldi reads wins).
-    The hash covers the folder's path, its file list with sizes and times, and the
-    config's text, so a changed model gets a fresh view; a deleted view is rebuilt.
+    is ``<store>/.overlays/<name>-<hash>/`` (in the temp dir when the store is read-only),
+    symlinks to every file of ``folder`` except that config, which is a copy ending in
+    ``--dither=0`` (the last value Kaldi reads wins). The hash covers the folder's path,
+    its file list with sizes and times, and the config's text, so a changed model gets a
+    fresh view; a deleted view is rebuilt.
     """
     folder = folder.resolve()
     files = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -471,27 +473,56 @@ def dither_free(folder: Path) -> Path:
         info = path.stat()
         digest.update(f"\0{path.relative_to(folder)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
     digest.update(conf.read_bytes())
-    overlays = store_dir() / OVERLAYS_DIR
-    target = overlays / f"{folder.name}-{digest.hexdigest()[:16]}"
+    name = f"{folder.name}-{digest.hexdigest()[:16]}"
+    failures = []
+    for overlays, shared_parent in _overlay_roots():
+        try:
+            if shared_parent:
+                _own_private_dir(overlays.parent)
+            target = _build_overlay(overlays / name, folder, files, conf)
+        except OSError as exc:
+            failures.append(f"{overlays}: {exc.strerror or exc}")
+            continue
+        _remove_stale_overlays(overlays, folder.name, keep=target)
+        return target
+    raise VoicesimError(
+        f"cannot write a dither-free view of the model {folder} ({'; '.join(failures)}); "
+        f"set {STORE_ENV} to a writable folder"
+    )
+
+
+def _overlay_roots() -> list[tuple[Path, bool]]:
+    """Where overlays go, and whether that folder's parent is shared with other users.
+
+    The store first; when it is read-only, a private folder in the temp dir.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return [(store_dir() / OVERLAYS_DIR, False),
+            (Path(tempfile.gettempdir()) / f"voicesim-{uid}" / OVERLAYS_DIR, True)]
+
+
+def _own_private_dir(path: Path) -> None:
+    """Make ``path`` ours alone, or refuse it: in a shared temp dir another user could plant a config."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+        raise PermissionError(errno.EPERM, "not a folder of this user's own", str(path))
+
+
+def _build_overlay(target: Path, folder: Path, files: list[Path], conf: Path) -> Path:
+    """``target`` as a complete view of ``folder``, built aside and renamed into place in one step."""
     if target.is_dir():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.build-", dir=target.parent))
     try:
-        overlays.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.build-", dir=overlays))
         _fill_overlay(staging, folder, files, conf)
         staging.chmod(0o755)
-        try:
-            os.rename(staging, target)
-        except OSError:  # another process built the same view first; theirs is as good
-            shutil.rmtree(staging, ignore_errors=True)
-            if not target.is_dir():
-                raise
-    except OSError as exc:
-        raise VoicesimError(
-            f"cannot write the dither-free view of {folder} into {overlays} ({exc.strerror or exc}); "
-            f"make it writable or set {STORE_ENV} to a writable folder"
-        ) from None
-    _remove_stale_overlays(overlays, folder.name, keep=target)
+        os.rename(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.is_dir():  # else another process built the same view first; theirs is as good
+            raise
     return target
 
 
