@@ -402,6 +402,23 @@ def test_a_store_that_cannot_be_written_puts_the_overlay_in_a_private_temp_folde
     assert (view / "conf/mfcc.conf").read_text(encoding="utf-8").endswith("--dither=0\n")
 
 
+@pytest.mark.parametrize(("layout", "conf"), [
+    ({"am/final.mdl": "", "conf/model.conf": "", "conf/fbank.conf": "--num-mel-bins=80"}, "conf/fbank.conf"),
+    ({"final.mdl": "", "mfcc.conf": "--use-energy=false\r\n"}, "mfcc.conf"),  # Vosk's old layout
+])
+def test_the_overlay_edits_the_feature_config_vosk_reads_in_each_layout(
+        layout: dict[str, str], conf: str, tmp_path: Path, overlay_store: Path) -> None:
+    from voicesim.models import dither_free
+
+    folder = tmp_path / "layout"
+    for name, text in layout.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    view = dither_free(folder)
+    assert (view / conf).read_text(encoding="utf-8") == layout[conf].rstrip("\r\n") + "\n--dither=0\n"
+    assert all((view / name).is_symlink() for name in layout if name != conf)
+
+
 # --- word error rate (pure) -----------------------------------------------------------
 
 

@@ -539,8 +539,7 @@ def _fill_overlay(staging: Path, folder: Path, files: list[Path], conf: Path) ->
         out = staging / path.relative_to(folder)
         out.parent.mkdir(parents=True, exist_ok=True)
         if path == conf:
-            text = path.read_text(encoding="utf-8").rstrip("\n")
-            out.write_text(f"{text}\n{_NO_DITHER}\n", encoding="utf-8")
+            out.write_bytes(path.read_bytes().rstrip(b"\r\n") + f"\n{_NO_DITHER}\n".encode())
         else:
             out.symlink_to(path)
 
