@@ -165,9 +165,12 @@ def scenario_lines(scenario: Scenario) -> list[str]:
 
 def score(setup: CallSetup, transcript: Transcript, audio: Audio | None, interruptions: int,
           delay: float | None):
+    from voicesim.learned import load_judge
     from voicesim.scoring import score_reply
 
-    return score_reply(transcript, setup.pack, audio=audio, interruptions=interruptions, response_delay_s=delay)
+    # load_judge is cached: the embedder and its sentence-vector LRU live for the whole process.
+    return score_reply(transcript, setup.pack, audio=audio, interruptions=interruptions, response_delay_s=delay,
+                       judge=load_judge(setup.pack.code))
 
 
 def card_json(card) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from voicesim.errors import VoicesimError
 from voicesim.language import available_languages, load_language
 from voicesim.scorecard import Scorecard
+from voicesim.learned import load_judge
 from voicesim.scoring import score_reply, scorecard_to_json
 from voicesim.transcript import Transcript
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     pack = load_language(args.lang)
     others = [load_language(code) for code in available_languages() if code != pack.code]
     if args.text is not None:
-        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others)
+        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others, judge=load_judge(pack.code))
     else:
         card = _score_file(Path(args.file), args, pack, others)
     if args.json:
@@ -84,7 +85,7 @@ def _score_file(path: Path, args: argparse.Namespace, pack, others) -> Scorecard
 
     audio = load_audio(path)
     transcript = transcribe(audio, lang=pack.code, model=args.model)
-    return score_reply(transcript, pack, audio=audio, other_packs=others)
+    return score_reply(transcript, pack, audio=audio, other_packs=others, judge=load_judge(pack.code))
 
 
 def render(card: Scorecard, language_name: str, typed: bool) -> str:
