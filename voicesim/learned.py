@@ -19,11 +19,14 @@ Pure apart from the two loaders at the edge (:func:`load_embedder`, :func:`load_
     >>> from voicesim.transcript import Transcript
     >>> judge = load_judge("en")
     >>> from voicesim.checklist import check_reply
-    >>> t = Transcript.from_text("Our terms, which you accepted, are quite clear on that.")
+    >>> t = Transcript.from_text("Thanks for holding. what colour was the light on the router when it stopped")
     >>> lexicon = check_reply(t, load_language("en"))
     >>> results = judge_reply(t, load_language("en"), lexicon, judge)
-    >>> lexicon["not_personal"].passed, results["not_personal"].passed, results["not_personal"].evidence[0].text
-    (True, False, 'Our terms, which you accepted, are quite clear on that')
+    >>> lexicon["targeted_question"].passed, results["targeted_question"].passed
+    (False, True)
+    >>> results["targeted_question"].evidence[0].text
+    'what colour was the light on the router when it stopped'
+
 """
 
 from __future__ import annotations
