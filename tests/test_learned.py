@@ -31,8 +31,8 @@ MISSED = pytest.mark.xfail(reason="the current weights miss this paraphrase (iss
 HELD_OUT = [
     # understanding: paraphrase without the listed cues; sarcasm; "I get that, but"; a request look-alike
     pytest.param("en", "understanding", True, "Four weeks without a working fridge, I'd have lost my temper long ago.", marks=MISSED),
-    pytest.param("en", "understanding", True, "Missing your own daughter's graduation because of us, that's just gutting.", marks=MISSED),
-    pytest.param("en", "understanding", True, "You've every right to feel let down by how this went.", marks=MISSED),
+    ("en", "understanding", True, "Missing your own daughter's graduation because of us, that's just gutting."),
+    ("en", "understanding", True, "You've every right to feel let down by how this went."),
     ("en", "understanding", False, "Oh sure, a slightly cold coffee is obviously a tragedy."),
     ("en", "understanding", False, "I see where you're coming from, but that's simply how the tariff works."),
     ("en", "understanding", False, "Could I take your account number first?"),
