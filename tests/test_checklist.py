@@ -217,3 +217,24 @@ def test_empty_or_wordless_reply_passes_only_not_personal(text):
     results = check_reply(Transcript.from_text(text), load_language("en"), rising_end=True)
     assert [r.passed for r in results.values()] == [False, True, False, False, False]
     assert all(not r.evidence for r in results.values())
+
+
+def _spoken(*phrases: str, pause_s: float = 0.6) -> Transcript:
+    """Vosk-style words (no punctuation) with `pause_s` of silence between the phrases."""
+    words, t = [], 0.0
+    for phrase in phrases:
+        for w in phrase.split():
+            words.append(Word(w, round(t, 3), round(t + 0.25, 3), 0.9))
+            t += 0.3
+        t += pause_s
+    return Transcript(" ".join(phrases), tuple(words))
+
+
+def test_a_pause_ends_a_spoken_sentence_but_not_before_a_clause_break():
+    pack = load_language("en")
+    # After a pause, "does the light ..." starts a sentence: a yes/no question without a '?'.
+    asked = check_reply(_spoken("i see", "does the light blink"), pack)["targeted_question"]
+    assert asked.passed and asked.evidence[0].text == "does the light blink"
+    assert not check_reply(_spoken("i see does the light blink", pause_s=0.0), pack)["targeted_question"].passed
+    # A pause before "but" is a spoken comma: "sorry, but ..." stays a refusal, not an apology.
+    assert not check_reply(_spoken("i'm sorry", "but you should have cancelled earlier"), pack)["apology"].passed

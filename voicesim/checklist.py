@@ -126,7 +126,7 @@ def normalize(transcript: Transcript, pack: LanguagePack) -> Reply:
         trail = raw[len(raw.rstrip("".join(_SENTENCE_END | _PAUSE) + "\"')»“”")) :]
         if _SENTENCE_END & set(trail):
             ends[len(tokens) - 1] = "?" if "?" in trail else "."
-        elif _paused_after(words, index):
+        elif _paused_after(words, index) and not _continues(words, index, pack):
             # Vosk writes no punctuation; a pause is where a spoken sentence ends.
             ends[len(tokens) - 1] = ""
         elif _PAUSE & set(trail):
@@ -142,6 +142,12 @@ def _paused_after(words: tuple[Word, ...], index: int) -> bool:
         return False
     end, start = words[index].end_s, words[index + 1].start_s
     return end is not None and start is not None and start - end >= PAUSE_MIN_S
+
+
+def _continues(words: tuple[Word, ...], index: int, pack: LanguagePack) -> bool:
+    """The next word is a clause break ("but", "aber"): a pause before it is a comma, not a sentence end."""
+    nxt = _word_tokens(words[index + 1].word.casefold(), pack)
+    return bool(nxt) and nxt[0] in pack.negation.clause_breaks
 
 
 def _word_tokens(raw: str, pack: LanguagePack) -> list[str]:
