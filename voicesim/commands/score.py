@@ -28,6 +28,7 @@ from pathlib import Path
 
 from voicesim.errors import VoicesimError
 from voicesim.language import available_languages, load_language
+from voicesim.learned import load_judge
 from voicesim.scorecard import Scorecard
 from voicesim.scoring import score_reply, scorecard_to_json
 from voicesim.second_pass import ENGINES, best_engine, transcribe_with
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     pack = load_language(args.lang)
     others = [load_language(code) for code in available_languages() if code != pack.code]
     if args.text is not None:
-        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others)
+        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others, judge=load_judge(pack.code))
     else:
         card = _score_file(Path(args.file), args, pack, others)
     if args.json:
@@ -97,7 +98,7 @@ def _score_file(path: Path, args: argparse.Namespace, pack, others) -> Scorecard
     check_engine_models(args)
     audio = load_audio(path)
     transcript = transcribe_with(args.asr, audio, pack.code, vosk_model=args.model, whisper_model=args.asr_model)
-    card = score_reply(transcript, pack, audio=audio, other_packs=others)
+    card = score_reply(transcript, pack, audio=audio, other_packs=others, judge=load_judge(pack.code))
     # A note, not a JSON key: the scorecard contract has exactly its five keys.
     return replace(card, notes=(*card.notes, f"words heard by {args.asr}"))
 
