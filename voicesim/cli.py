@@ -26,6 +26,7 @@ COMMANDS = (
     "scenarios",
     "practice",
     "sessions",
+    "hub",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 
