@@ -83,9 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise VoicesimError(f"--port {args.port} is not a port number; pick one from 1024 to 65535")
-    settings = _settings(args, host=args.host, port=args.port)
-    print(f"voicesim hub on http://{args.host}:{args.port} (store {settings.store}); Ctrl-C stops it", file=sys.stderr)
-    serve(settings)
+    serve(_settings(args, host=args.host, port=args.port))
     return 0
 
 

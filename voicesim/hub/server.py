@@ -48,9 +48,13 @@ def build_app(settings: HubSettings):
 
 
 def serve(settings: HubSettings) -> None:
+    import sys
+
     import uvicorn
 
     app, _ = build_app(settings)
+    print(f"voicesim hub on http://{settings.host}:{settings.port} (store {settings.store}); Ctrl-C stops it",
+          file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", proxy_headers=True)
 
 
