@@ -351,3 +351,22 @@ def test_open_only_on_this_pcs_loopback():
 
     assert [needs_auth(h) for h in ("127.0.0.1", "::1", "localhost")] == [False] * 3
     assert all(needs_auth(h) for h in ("0.0.0.0", "::", "127.0.0.2", "192.168.1.10"))
+
+
+def test_a_pc_token_stores_at_most_its_limit(room, real_session, tmp_path):
+    from dataclasses import replace
+
+    from voicesim.hub.schema import Limits
+    from voicesim.upload import HubRefused
+
+    settings, token = room
+    settings = replace(settings, limits=Limits(max_sessions_per_token=1))
+    first = copy_session(real_session, tmp_path, "20261130-100000-late-delivery-sam")
+    second = copy_session(real_session, tmp_path, "20261130-110000-late-delivery-sam")
+    with ThreadedHub(settings) as hub:
+        pc = enrol(hub.url, token, "sam")
+        push_folder(first, hub.url, pc)
+        with pytest.raises(HubRefused, match="403.*ask the trainer"):
+            push_folder(second, hub.url, pc)
+    assert not any((settings.store / "staging").iterdir())
+    assert len(list((settings.store / "sessions").iterdir())) == 1

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from voicesim.errors import VoicesimError
 
+HUB_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic")
+"""What the hub extra brings; checked before anything starts (psycopg only when --db is PostgreSQL)."""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("hub", help="serve the training-room hub (uploads from trainees' PCs)",
@@ -53,10 +56,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra):
-    try:
-        from voicesim.hub.server import HubSettings
-    except ImportError as exc:
-        raise VoicesimError(f"the hub needs its extra packages ({exc.name} is missing): pip install 'voicesim[hub]'") from None
+    import importlib.util
+
+    missing = [m for m in HUB_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise VoicesimError(f"the hub needs its extra packages ({', '.join(missing)} missing): pip install 'voicesim[hub]'")
+    from voicesim.hub.server import HubSettings
+
     kwargs = {"db": getattr(args, "db", None), **extra}
     if getattr(args, "store", None):
         kwargs["store"] = Path(args.store).expanduser()
@@ -83,8 +89,23 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise VoicesimError(f"--port {args.port} is not a port number; pick one from 1024 to 65535")
-    serve(_settings(args, host=args.host, port=args.port))
+    settings = _settings(args, host=args.host, port=args.port)
+    _check_free(args.host, args.port)
+    serve(settings)
     return 0
+
+
+def _check_free(host: str, port: int) -> None:
+    """Say a taken port or an address this PC lacks in one line, before uvicorn would log it."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port)[0][0]
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        raise VoicesimError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or --host") from None
 
 
 def run_user_add(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
+from voicesim.hub.schema import LIMITS, Limits
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class HubSettings:
     """--db URL; None: SQLite in the store folder."""
     store: Path = Path("~/.local/share/voicesim/hub").expanduser()
     """Recordings, staging, and the SQLite file."""
+    limits: Limits = LIMITS
 
 
 def open_store(settings: HubSettings):
@@ -31,7 +33,7 @@ def open_store(settings: HubSettings):
         settings.store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VoicesimError(f"cannot create the hub store {settings.store} ({exc.strerror}); pass --store DIR") from None
-    return HubStore(open_database(database_url(settings.db, settings.store)), settings.store)
+    return HubStore(open_database(database_url(settings.db, settings.store)), settings.store, settings.limits)
 
 
 def build_app(settings: HubSettings):

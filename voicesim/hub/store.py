@@ -152,7 +152,7 @@ class HubStore:
             if who.id is not None:
                 held = c.execute(sa.select(sa.func.count()).select_from(sessions).where(sessions.c.pc_token_id == who.id)).scalar_one()
                 if held >= self.limits.max_sessions_per_token:
-                    raise Refused(429, f"this PC has stored {held} calls, the most one token may; ask the trainer for a new token")
+                    raise Refused(403, f"this PC has stored {held} calls, the most one token may; ask the trainer for a new token")
             upload_id = secrets.token_hex(16)
             manifest = {"folder_name": folder_name, "files": [e.__dict__ for e in entries]}
             c.execute(uploads.insert().values(id=upload_id, session_key=key, pc_token_id=who.id,
