@@ -226,6 +226,9 @@ def test_a_trainee_sees_only_their_own_calls_until_the_trainer_shares(room, real
         assert status == 403
         trainer = trainer_token(hub.url)
         assert http("POST", f"{hub.url}/api/sessions/{kim_id}/share", {"shared": True}, token=trainer)[0] == 200
+        comment = {"text": "good apology", "check_id": "apology", "verdict": True}
+        assert http("POST", f"{hub.url}/api/sessions/{kim_id}/comments", comment, token=trainer)[0] == 200
+        assert http("POST", f"{hub.url}/api/sessions/{kim_id}/comments", comment, token=sam)[0] == 403
         _, sam_sees = http("GET", hub.url + "/api/sessions", token=sam)
         status, kim_json = http("GET", f"{hub.url}/api/sessions/{kim_id}/session.json", token=sam)
     assert sorted(row["id"] for row in sam_sees) == sorted([sam_id, kim_id])

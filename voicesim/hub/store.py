@@ -245,6 +245,8 @@ class HubStore:
         if who.kind != "trainer":
             raise Refused(403, "only a logged-in trainer can comment")
         with self.engine.begin() as c:
+            if not c.execute(sa.select(sessions.c.id).where(sessions.c.id == session_id)).first():
+                raise Refused(404, f"no session {session_id!r}")
             c.execute(comments.insert().values(session_id=session_id, trainer_id=who.id, check_id=check_id,
                                                verdict=verdict, text=text, created_at=_now()))
 
