@@ -373,3 +373,19 @@ def test_a_pc_token_stores_at_most_its_limit(room, real_session, tmp_path):
             push_folder(second, hub.url, pc)
     assert not any((settings.store / "staging").iterdir())
     assert len(list((settings.store / "sessions").iterdir())) == 1
+
+
+def test_a_restart_sweeps_what_a_crash_left_half_made(room, real_session, tmp_path):
+    settings, token = room
+    folder = copy_session(real_session, tmp_path, "20261130-100000-late-delivery-sam")
+    with ThreadedHub(settings) as hub:
+        pc = enrol(hub.url, token, "sam")
+        session_id = push_folder(folder, hub.url, pc)
+    # As if the hub died mid-upload and between moving a session into place and indexing it.
+    (settings.store / "staging" / "f00d").mkdir()
+    shutil.copytree(settings.store / "sessions" / session_id, settings.store / "sessions" / "beef")
+    with ThreadedHub(settings) as hub:
+        _, listing = http("GET", hub.url + "/api/sessions", token=pc)
+    assert [row["id"] for row in listing] == [session_id]
+    assert [p.name for p in (settings.store / "sessions").iterdir()] == [session_id]
+    assert not any((settings.store / "staging").iterdir())

@@ -60,6 +60,24 @@ class HubStore:
         self.sessions_dir = self.folder / "sessions"
         self.staging.mkdir(parents=True, exist_ok=True)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self.sweep()
+
+    def sweep(self) -> list[str]:
+        """Remove what a crash left half-made: staging folders with no open upload, session folders with no row.
+
+        A hub killed between moving a finished upload into place and indexing it leaves a folder the
+        database does not know; the client was never told "stored", so it uploads the call again.
+        """
+        with self.engine.connect() as c:
+            open_ids = set(c.execute(sa.select(uploads.c.id)).scalars())
+            stored_ids = set(c.execute(sa.select(sessions.c.id)).scalars())
+        removed = []
+        for parent, known in ((self.staging, open_ids), (self.sessions_dir, stored_ids)):
+            for folder in parent.iterdir():
+                if folder.name not in known:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(f"{parent.name}/{folder.name}")
+        return removed
 
     # Accounts and tokens ---------------------------------------------------------------
 
