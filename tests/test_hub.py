@@ -363,7 +363,7 @@ def test_a_pc_token_stores_at_most_its_limit(room, real_session, tmp_path):
     from voicesim.upload import HubRefused
 
     settings, token = room
-    settings = replace(settings, limits=Limits(max_sessions_per_token=1))
+    settings = replace(settings, limits=Limits(max_sessions_per_token=1, uploads_per_minute=2))
     first = copy_session(real_session, tmp_path, "20261130-100000-late-delivery-sam")
     second = copy_session(real_session, tmp_path, "20261130-110000-late-delivery-sam")
     with ThreadedHub(settings) as hub:
@@ -371,6 +371,9 @@ def test_a_pc_token_stores_at_most_its_limit(room, real_session, tmp_path):
         push_folder(first, hub.url, pc)
         with pytest.raises(HubRefused, match="403.*ask the trainer"):
             push_folder(second, hub.url, pc)
+        # Third start within the minute: over the rate, a retryable 429 (the outbox keeps the call).
+        status, body = _start(hub.url, pc, second.name, _manifest(second))
+        assert status == 429 and "too many uploads" in body["error"]
     assert not any((settings.store / "staging").iterdir())
     assert len(list((settings.store / "sessions").iterdir())) == 1
 
