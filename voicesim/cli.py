@@ -27,6 +27,7 @@ COMMANDS = (
     "practice",
     "sessions",
     "review",
+    "hub",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 

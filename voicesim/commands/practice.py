@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from voicesim.commands.sessions import add_hub_options
 from voicesim.errors import VoicesimError
 from voicesim.resources import data_file
 from voicesim.safetext import printable
@@ -45,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
     parser.add_argument("--input", metavar="DEVICE", help="microphone by index or name (voicesim devices)")
     parser.add_argument("--output", metavar="DEVICE", help="earpiece by index or name (voicesim devices)")
+    add_hub_options(parser)
     parser.add_argument("--json", action="store_true", help='print only {"session_dir","outcome","turns","overall","principles"} on stdout')
     parser.set_defaults(func=run)
 
@@ -53,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from voicesim.call import CallSetup, run_live, run_scripted
     from voicesim.liveview import LiveView
     from voicesim.session import SessionStore
+    from voicesim.upload import hub_target
 
     store = SessionStore(args.sessions_dir)  # an unwritable folder is reported before anything starts
+    hub = hub_target(args.hub, args.hub_token)  # a bad hub URL is said now, not after the call
     if args.replies:
         check_replies(args.replies)  # before the model loads: a bad file is the first thing said
     view = LiveView(sys.stderr) if args.json else LiveView()
@@ -70,9 +74,27 @@ def run(args: argparse.Namespace) -> int:
         result = run_live(setup, line, store, view)
     else:
         result = run_scripted(setup, replies, store, view)
+    if hub is not None:
+        _upload(result.session_dir, store.root, hub, view)
     if args.json:
         print(json.dumps(result.to_json()))
     return 0
+
+
+def _upload(session_dir: Path, root: Path, hub, view) -> None:
+    """After the call is saved: send it and anything older in the outbox; a down hub costs one line, not the call."""
+    from voicesim.upload import mark_pending, outbox, push_outbox
+
+    try:
+        mark_pending(session_dir)
+        sent, problems = push_outbox(root, hub)
+    except OSError as exc:  # the session folder is saved; only the upload bookkeeping failed
+        sent, problems = [], [f"cannot write the outbox marker in {session_dir} ({exc.strerror})"]
+    if problems:
+        view.notice(printable(f"Hub: {problems[0]}; {len(outbox(root))} call(s) kept in the outbox; "
+                              "`voicesim sessions push` sends them."))
+    else:
+        view.notice(f"Sent {len(sent)} call(s) to the hub {hub.url}.")
 
 
 def check_replies(files: list[str]) -> None:

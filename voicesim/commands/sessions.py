@@ -2,6 +2,7 @@
 
     voicesim sessions list
     voicesim sessions list --trainee sam --scenario late-delivery --json
+    voicesim sessions push                     # send calls waiting in the outbox to the hub
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
     listing.add_argument("--json", action="store_true", help="print a JSON list of sessions")
     listing.set_defaults(func=run)
+    push = actions.add_parser("push", help="send calls waiting in the outbox to the training-room hub")
+    push.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_hub_options(push)
+    push.set_defaults(func=run_push)
+
+
+def add_hub_options(parser: argparse.ArgumentParser) -> None:
+    """--hub/--hub-token, shared by practice and sessions push (default: [hub] in ~/.config/voicesim/config.toml)."""
+    parser.add_argument("--hub", metavar="URL", help="training-room hub to upload calls to (default: [hub] url in the config file)")
+    parser.add_argument("--hub-token", metavar="TOKEN", help="the room's enrolment token from the trainer (default: [hub] token)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,4 +55,21 @@ def run(args: argparse.Namespace) -> int:
         started, trainee, scenario, outcome, folder = (
             printable(v) for v in (r.started_at, r.trainee, r.scenario_id, r.outcome, r.session_dir))
         print(f"{started[:19]:<20} {trainee[:12]:<12} {scenario[:24]:<24} {outcome:<12} {r.turns:>5} {overall:>7}  {folder}")
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from voicesim.errors import VoicesimError
+    from voicesim.session import SessionStore
+    from voicesim.upload import config_path, hub_target, outbox, push_outbox
+
+    root = SessionStore(args.sessions_dir, create=False).root
+    target = hub_target(args.hub, args.hub_token)
+    if target is None:
+        raise VoicesimError(f"no hub given: pass --hub URL --hub-token TOKEN, or put [hub] url/token in {config_path()}")
+    waiting = len(outbox(root))
+    sent, problems = push_outbox(root, target)
+    print(f"sent {len(sent)} of {waiting} waiting call(s) to {target.url}")
+    if problems:
+        raise VoicesimError(f"{len(outbox(root))} call(s) still in the outbox: {'; '.join(problems)}", exit_code=1)
     return 0
