@@ -74,6 +74,10 @@ class Rehearing:
     """Whisper's words; times count from the reply's start, as Vosk's do."""
     scorecard: Scorecard
     """The reply scored on those words (same audio, interruptions and delay as the live scorecard)."""
+    wall_s: float = 0.0
+    """How long hearing and scoring took (for scripts/bench_latency; not recorded in the session)."""
+    cpu_s: float = 0.0
+    """CPU time of the worker thread for it."""
 
 
 class Rehearer:
@@ -83,6 +87,8 @@ class Rehearer:
         self.setup = setup
         self.ear = setup.second_ear
         self._jobs: dict[int, Future[Rehearing]] = {}
+        self.waited_s = 0.0
+        """How long the end of the call waited for the second pass."""
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="second-pass") if self.ear and background else None
 
     @property
@@ -107,9 +113,15 @@ class Rehearer:
         from voicesim import second_pass
         from voicesim.call.turn import score
 
+        began, began_cpu = time.perf_counter(), time.thread_time()
         transcript = second_pass.transcribe(audio, self.setup.lang, self.ear)
         card = score(self.setup, transcript, audio, record.interruptions, record.response_delay_s)
-        return Rehearing(transcript, card)
+        return Rehearing(transcript, card, time.perf_counter() - began, time.thread_time() - began_cpu)
+
+    def heard(self) -> list[Rehearing]:
+        """The replies heard again so far, in turn order."""
+        return [job.result() for _, job in sorted(self._jobs.items())
+                if job.done() and not job.cancelled() and job.exception() is None]
 
     def final_turns(self, turns: Sequence[TurnRecord], view: LiveView, wait_s: float | None) -> list[TurnRecord]:
         """`turns` with the second pass's words where it finished within `wait_s` (None: wait for all)."""
@@ -118,6 +130,7 @@ class Rehearer:
 
     def _wait(self, view: LiveView, wait_s: float | None) -> None:
         jobs = list(self._jobs.values())
+        began = time.perf_counter()
         deadline = None if wait_s is None else time.monotonic() + wait_s
         try:
             while True:
@@ -128,6 +141,7 @@ class Rehearer:
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
             pass  # Ctrl-C while waiting: the debrief comes now, with Vosk's words where Whisper is not done
+        self.waited_s = time.perf_counter() - began
         if jobs:
             view.second_pass_progress(sum(j.done() for j in jobs), len(jobs), final=True)
 
