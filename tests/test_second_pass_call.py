@@ -150,3 +150,16 @@ def test_live_an_unfinished_second_pass_keeps_the_vosk_words_and_says_so(live_se
         pytest.skip("the second pass finished before the call ended")
     assert turn["second_pass"] == "unfinished" and turn["trainee"]["engine"] == "vosk"
     assert "Second pass: 0 of 1 replies heard again; Vosk's words kept for 1" in shown
+
+
+def test_a_silent_reply_is_not_heard_again(cli, tmp_path: Path):
+    """Whisper tends to invent a word in silence; a reply Vosk heard nothing in stays silent."""
+    from voicesim.audio import Audio
+    from voicesim.audiofile import write_wav
+
+    silent = write_wav(tmp_path / "silent.wav", Audio.silence(2.0))
+    data = session_of(cli("practice", "--replies", str(silent), str(IN_WRITING), "--sessions-dir", str(tmp_path / "s"),
+                          "--json"))
+    first, second = data["turns"]
+    assert first["second_pass"] == "no_speech" and first["trainee"]["text"] == "" and first["trainee"]["engine"] == "vosk"
+    assert second["second_pass"] == "done" and "send you a written confirmation" in second["trainee"]["text"]

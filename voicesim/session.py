@@ -224,8 +224,8 @@ class SecondPassState(StrEnum):
     """The call ended before the second pass had heard this reply: Vosk's words are final."""
     FAILED = "failed"
     """The second pass failed on this reply: Vosk's words are final."""
-    NO_AUDIO = "no_audio"
-    """Nothing was recorded to hear again."""
+    NO_SPEECH = "no_speech"
+    """Vosk heard no words: the reply is not heard again (Whisper tends to invent words in silence)."""
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,6 @@ class Rehearing:
     """The reply scored on those words (same audio, interruptions and delay as the live scorecard)."""
     wall_s: float = 0.0
     """How long hearing and scoring took (for scripts/bench_latency; not recorded in the session)."""
-    cpu_s: float = 0.0
-    """CPU time of the worker thread for it."""
 
 
 class Rehearer:
@@ -97,8 +95,8 @@ class Rehearer:
 
     def submit(self, record: TurnRecord, audio: Audio) -> None:
         """Start hearing `record`'s reply again (a turn index submitted twice keeps the last)."""
-        if self.ear is None or audio.duration_s < MIN_AUDIO_S:
-            return
+        if self.ear is None or audio.duration_s < MIN_AUDIO_S or not record.trainee.transcript.words:
+            return  # a silent reply stays silent: Whisper tends to invent words ("you") in silence
         if self._pool is not None:
             self._jobs[record.index] = self._pool.submit(self._rehear, record, audio)
             return
@@ -113,10 +111,10 @@ class Rehearer:
         from voicesim import second_pass
         from voicesim.call.turn import score
 
-        began, began_cpu = time.perf_counter(), time.thread_time()
+        began = time.perf_counter()
         transcript = second_pass.transcribe(audio, self.setup.lang, self.ear)
         card = score(self.setup, transcript, audio, record.interruptions, record.response_delay_s)
-        return Rehearing(transcript, card, time.perf_counter() - began, time.thread_time() - began_cpu)
+        return Rehearing(transcript, card, time.perf_counter() - began)
 
     def heard(self) -> list[Rehearing]:
         """The replies heard again so far, in turn order."""
@@ -150,7 +148,7 @@ class Rehearer:
         if self.ear is None:
             return replace(record, second_pass=SecondPassState.OFF)
         if job is None:
-            return replace(record, second_pass=SecondPassState.NO_AUDIO)
+            return replace(record, second_pass=SecondPassState.NO_SPEECH)
         if not job.done():
             return replace(record, second_pass=SecondPassState.UNFINISHED)
         if job.exception() is not None:
