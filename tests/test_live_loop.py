@@ -36,7 +36,8 @@ CTRL_C_INTO_ANSWER = Fail(KeyboardInterrupt(), into_line_s=0.5)
 
 @pytest.fixture(scope="module")
 def setup(en_model) -> CallSetup:
-    return replace(CallSetup.prepare(DEFAULT_SCENARIO, lang="en", seed=0, trainee="fast"), model=en_model)
+    # Vosk only: these tests are about turn-taking; the second pass has tests/test_second_pass_call.py.
+    return replace(CallSetup.prepare(DEFAULT_SCENARIO, lang="en", seed=0, trainee="fast"), model=en_model).without_second_pass()
 
 
 def at_anger(setup: CallSetup, anger: int) -> CallSetup:

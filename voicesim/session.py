@@ -38,7 +38,7 @@ import sqlite3
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
@@ -190,6 +190,10 @@ class TraineeSpeech:
     """Word times count from offset_s."""
     offset_s: float
     """Where the reply's audio starts on the recording's clock."""
+    engine: str = "vosk"
+    """The ASR that heard these words: vosk (the live ear) or whisper (the second pass)."""
+    model: str | None = None
+    """That engine's model (its folder name, which carries the version)."""
 
     def to_json(self) -> dict[str, Any]:
         words = [
@@ -198,11 +202,30 @@ class TraineeSpeech:
             for w in self.transcript.words
         ]
         return {
+            "engine": self.engine,
+            "model": self.model,
             "text": self.transcript.text,
             "start_s": words[0]["start_s"] if words else None,
             "end_s": words[-1]["end_s"] if words else None,
             "words": words,
         }
+
+
+class SecondPassState(StrEnum):
+    """Whether the turn's final words are the second pass's (voicesim/call/rehear.py), and if not, why."""
+
+    DONE = "done"
+    """Whisper heard the reply again: trainee and scorecard are its, heard_live and live_scorecard Vosk's."""
+    PENDING = "pending"
+    """The call is still on; the second pass may yet replace the words."""
+    OFF = "off"
+    """No second pass in this call (not installed, --no-second-pass, language): Vosk's words are final."""
+    UNFINISHED = "unfinished"
+    """The call ended before the second pass had heard this reply: Vosk's words are final."""
+    FAILED = "failed"
+    """The second pass failed on this reply: Vosk's words are final."""
+    NO_SPEECH = "no_speech"
+    """Vosk heard no words: the reply is not heard again (Whisper tends to invent words in silence)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +250,11 @@ class TurnRecord:
     """Live calls: the customer's answers begun in a pause of this reply and broken off (not interruptions)."""
     end_of_turn: TurnEvidence | None = None
     """Live calls: why the turn detector ended the reply where it did."""
+    heard_live: TraineeSpeech | None = None
+    """The live ear's (Vosk's) words, which the customer reacted to; None when they are `trainee`."""
+    live_scorecard: Scorecard | None = None
+    """The scorecard on the live words; None when it is `scorecard`."""
+    second_pass: SecondPassState = SecondPassState.PENDING
 
     def to_json(self) -> dict[str, Any]:
         """The turn as session.json holds it."""
@@ -235,7 +263,10 @@ class TurnRecord:
             "customer": self.customer.to_json(),
             "silence_prompts": [p.to_json() for p in self.silence_prompts],
             "trainee": self.trainee.to_json(),
+            "heard_live": (self.heard_live or self.trainee).to_json(),
+            "second_pass": self.second_pass.value,
             "scorecard": _scorecard_json(self.scorecard),
+            "live_scorecard": None if self.live_scorecard is None else _scorecard_json(self.live_scorecard),
             "response_delay_s": round_s(self.response_delay_s),
             "end_of_turn_latency_s": round_s(self.end_of_turn_latency_s),
             "interruptions": self.interruptions,
@@ -432,6 +463,11 @@ class Session:
         self.turns.append(turn)
         self.data["turns"].append(turn.to_json())
         self._save()
+
+    def revise_turns(self, turns: Sequence[TurnRecord]) -> None:
+        """Replace the recorded turns with their final versions (the second pass's words); saved by finish()."""
+        self.turns[:] = turns
+        self.data["turns"] = [t.to_json() for t in turns]
 
     def finish(self, outcome: Outcome | str, overall: int | None, debrief: dict[str, Any] | None = None,
                assessment: dict[str, Any] | None = None) -> None:

@@ -25,6 +25,7 @@ scripted   run_scripted: replies from files
 mic        Microphone: where the live loop hears the trainee, and its clock
 live       LiveCall / run_live: turn-taking on a streaming line
 prefetch   Prefetcher: the customer's likely next lines rendered in the background
+rehear     Rehearer: each reply heard again by Whisper for the turn's final words (second pass)
 ========== ==========================================================================
 """
 

@@ -11,6 +11,7 @@ import numpy as np
 from voicesim.audio import SAMPLE_RATE, Audio, int16_to_float
 from voicesim.call.mic import Microphone, StreamMicrophone
 from voicesim.call.prefetch import Prefetcher
+from voicesim.call.rehear import WAIT_S, Rehearer, announce
 from voicesim.call.setup import CallResult, CallSetup, finish_call
 from voicesim.call.turn import Reply, answer_turn, fork, score
 from voicesim.call.voice import customer_voice, scenario_lines, texts
@@ -24,7 +25,6 @@ from voicesim.session import (
     Session,
     SessionStore,
     SilencePrompt,
-    TurnRecord,
     round_s,
 )
 from voicesim.transcript import Transcript
@@ -93,11 +93,15 @@ class LiveCall:
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
+
+    Each accepted reply goes to the second pass (:mod:`voicesim.call.rehear`) once the
+    customer's answer has started; the answer itself comes from Vosk's words. At the end
+    the call waits up to `second_pass_wait_s` (wall clock) for the replies still being heard.
     """
 
     def __init__(self, setup: CallSetup, line: Line, store: SessionStore, view: LiveView,
                  settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
-                 prefetch: bool = True) -> None:
+                 prefetch: bool = True, second_pass_wait_s: float = WAIT_S) -> None:
         from voicesim.asr import Recognizer
 
         self.setup = setup
@@ -112,6 +116,8 @@ class LiveCall:
         self.recognizer = Recognizer(setup.model, partial_words=False)
         self.customer = Customer(setup.scenario, seed=setup.seed)
         self.prefetcher = Prefetcher(setup) if prefetch else None
+        self.rehearer = Rehearer(setup, background=True)
+        self.second_pass_wait_s = second_pass_wait_s
         self._pos = 0
         """Stream samples processed by the loop (the detector's and the recording's clock)."""
         self._rec_start = 0
@@ -136,16 +142,21 @@ class LiveCall:
                     if not isinstance(exc, AudioDeviceLostError):
                         raise
                     self._stop_everything()
-                    finish_call(self.setup, session, self.view, Outcome.DEVICE_LOST, self.latencies)
+                    self._finish(session, Outcome.DEVICE_LOST)
                     raise VoicesimError(
                         f"{exc}; the call stopped there and the session so far is saved in {session.folder}"
                     ) from None
                 self._stop_everything()
-                return finish_call(self.setup, session, self.view, outcome, self.latencies)
+                return self._finish(session, outcome)
         finally:
+            self.rehearer.close()
             self.mic.close()
             if self.prefetcher is not None:
                 self.prefetcher.close()
+
+    def _finish(self, session: Session, outcome: Outcome) -> CallResult:
+        return finish_call(self.setup, session, self.view, outcome, self.latencies, self.rehearer,
+                           self.second_pass_wait_s)
 
     def _stop_everything(self) -> None:
         try:
@@ -162,6 +173,7 @@ class LiveCall:
         score(self.setup, Transcript.from_text("i am sorry when did it start"), Audio(noise), 0, None)
 
     def _converse(self, session: Session) -> Outcome:
+        announce(self.setup, self.view)
         self._warm_up()
         opening = self.customer.opening()
         turn = _LiveTurn(line=opening.text)
@@ -185,7 +197,8 @@ class LiveCall:
             transcript = turn.words()
             self.detector.start_listening()
             customer = fork(self.customer)
-            record = self._answer(customer, len(session.turns) + 1, turn, transcript)
+            reply = self._reply(turn, transcript)
+            record = answer_turn(self.setup, customer, len(session.turns) + 1, CustomerSpeech(turn.line, *turn.heard), reply)
             reaction = record.customer_answer
             start, audio, started_at = self._start_line(session, texts(reaction))
             latency = self._latency(end_event.speech_end_s, started_at)
@@ -204,6 +217,7 @@ class LiveCall:
                 self.latencies.append(latency)
                 self.breakdown.append((round_s(end_event.at_s - end_event.speech_end_s), round_s(started_at - decided_at)))
             session.add_turn(record)  # on disk while the answer plays
+            self.rehearer.submit(record, reply.audio)  # heard again while the customer answers
             self.view.trainee(transcript.text)
             self.view.turn_result(record.scorecard, turn.notes())
             self.view.customer(reaction.text)
@@ -217,14 +231,13 @@ class LiveCall:
         turn.segments.append(((self._rec_start - turn.start_pos) / SAMPLE_RATE, self.recognizer.finish()))
         self._rec_start = self._pos
 
-    def _answer(self, customer: Customer, index: int, turn: _LiveTurn, transcript: Transcript) -> TurnRecord:
-        """Score the finished reply and let (a fork of) the customer react."""
+    def _reply(self, turn: _LiveTurn, transcript: Transcript) -> Reply:
+        """The finished reply as the turn scores it (Vosk's words, the turn's audio)."""
         self._partial = ""
         audio = Audio(int16_to_float(np.concatenate(turn.audio))) if turn.audio else Audio.silence(0)
-        reply = Reply(transcript, audio, turn.start_pos / SAMPLE_RATE, silent=not transcript.words,
-                      response_delay_s=self._delay(turn), interruptions=turn.interruptions,
-                      silence_prompts=tuple(turn.prompts))
-        return answer_turn(self.setup, customer, index, CustomerSpeech(turn.line, *turn.heard), reply)
+        return Reply(transcript, audio, turn.start_pos / SAMPLE_RATE, silent=not transcript.words,
+                     response_delay_s=self._delay(turn), interruptions=turn.interruptions,
+                     silence_prompts=tuple(turn.prompts))
 
     # --- speaking ---------------------------------------------------------------------------
 
@@ -341,6 +354,6 @@ class LiveCall:
 
 def run_live(setup: CallSetup, line: Line, store: SessionStore, view: LiveView | None = None,
              settings: TurnSettings = TurnSettings(), microphone: Microphone | None = None,
-             prefetch: bool = True) -> CallResult:
+             prefetch: bool = True, second_pass_wait_s: float = WAIT_S) -> CallResult:
     """The call on a streaming line (a headset), until it ends or Ctrl-C."""
-    return LiveCall(setup, line, store, view or LiveView(), settings, microphone, prefetch).run()
+    return LiveCall(setup, line, store, view or LiveView(), settings, microphone, prefetch, second_pass_wait_s).run()

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 from voicesim.audio import Audio
+from voicesim.call.rehear import Rehearer, announce
 from voicesim.call.setup import CallResult, CallSetup, finish_call
 from voicesim.call.turn import Reply, answer_turn
 from voicesim.call.voice import customer_voice, texts
@@ -20,7 +21,8 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
     """The call with the trainee's turns from recordings; customer audio goes into the session recording.
 
     When the replies run out before the customer ends the call, the outcome is
-    turn_limit: the script's turns are used up.
+    turn_limit: the script's turns are used up. The second pass hears each reply right
+    after its turn, on this thread, so the same files give the same session.
     """
     from voicesim.asr import transcribe
     from voicesim.audiofile import load_audio, probe_audio
@@ -33,6 +35,8 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
             probe_audio(r)
     audios = (r if isinstance(r, Audio) else load_audio(r) for r in replies)
     customer = Customer(setup.scenario, seed=setup.seed)
+    announce(setup, view)
+    rehearer = Rehearer(setup, background=False)
     with store.create(setup.meta("scripted")) as session:
         try:
             opening = customer.opening()
@@ -53,9 +57,10 @@ def run_scripted(setup: CallSetup, replies: Sequence[str | os.PathLike | Audio],
                 view.customer(reaction.text)
                 heard = CustomerSpeech(reaction.text, *session.recording.add_customer(customer_voice(setup, texts(reaction)).samples))
                 session.add_turn(turn)
+                rehearer.submit(turn, audio)
                 if reaction.ended:
                     outcome = Outcome(reaction.outcome) if reaction.outcome else outcome
                     break
         except KeyboardInterrupt:
-            return finish_call(setup, session, view, Outcome.INTERRUPTED)
-        return finish_call(setup, session, view, outcome)
+            return finish_call(setup, session, view, Outcome.INTERRUPTED, rehearer=rehearer, wait_s=0.0)
+        return finish_call(setup, session, view, outcome, rehearer=rehearer)

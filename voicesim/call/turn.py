@@ -39,7 +39,7 @@ def answer_turn(setup: CallSetup, customer: Customer, index: int, heard: Custome
     return TurnRecord(
         index=index,
         customer=heard,
-        trainee=TraineeSpeech(reply.transcript, reply.offset_s),
+        trainee=TraineeSpeech(reply.transcript, reply.offset_s, engine="vosk", model=setup.model_name),
         scorecard=card,
         customer_answer=reaction,
         silence_prompts=reply.silence_prompts,

@@ -47,6 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", metavar="DEVICE", help="microphone by index or name (voicesim devices)")
     parser.add_argument("--output", metavar="DEVICE", help="earpiece by index or name (voicesim devices)")
     add_hub_options(parser)
+    parser.add_argument("--no-second-pass", action="store_true",
+                        help="Vosk's words only: no Whisper second pass for the final transcript and debrief (also $VOICESIM_SECOND_PASS=0)")
     parser.add_argument("--json", action="store_true", help='print only {"session_dir","outcome","turns","overall","principles"} on stdout')
     parser.set_defaults(func=run)
 
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     line = None
     if replies is None:
         line, replies, scenario_id = _headset_or_demo(args, scenario_id, view)
-    setup = CallSetup.prepare(scenario_id, lang=args.lang, seed=args.seed, trainee=args.trainee, model_path=args.model)
+    setup = CallSetup.prepare(scenario_id, lang=args.lang, seed=args.seed, trainee=args.trainee, model_path=args.model,
+                               second_pass=not args.no_second_pass)
     view.notice(printable(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}."))
     if line is not None:
         view.notice("Answer out loud on your headset; Ctrl-C hangs up.")
