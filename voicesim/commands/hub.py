@@ -18,7 +18,7 @@ from pathlib import Path
 
 from voicesim.errors import VoicesimError
 
-HUB_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic")
+HUB_MODULES = ("starlette", "uvicorn", "jinja2", "sqlalchemy", "alembic")
 """What the hub extra brings; checked before anything starts (psycopg only when --db is PostgreSQL)."""
 
 
