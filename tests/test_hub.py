@@ -459,7 +459,7 @@ def test_off_localhost_no_desk_page_works_without_a_sign_in(room, real_session, 
             for cookie in (None, "voicesim_hub=login_made-up", f"voicesim_hub={token}"):  # a room token opens no page
                 status, _, headers = page(hub.url + path, cookie=cookie)
                 assert status == 303 and headers["location"].startswith("/login?next="), (path, cookie, status)
-        verdict = {"check": "apology", "met": "false", "by": "mallory"}
+        verdict = {"check": "apology", "met": "false", "by": "mallory"}  # "by" is the signed-in trainer on the hub
         assert page(f"{hub.url}/calls/{call_id}/verdict", form=verdict, origin=hub.url)[0] == 401
         trainer = sign_in(hub.url)
         assert page(hub.url + call_pages[0], cookie=trainer)[0] == 200
@@ -471,7 +471,10 @@ def test_off_localhost_no_desk_page_works_without_a_sign_in(room, real_session, 
         assert status == 303 and headers["location"].endswith(f"{call_id}.html#assessment")
         bad_password = page(f"{hub.url}/login", form={"name": "anna", "password": "guess"}, origin=hub.url)
         signed_out = page(hub.url + "/logout", form={}, cookie=trainer, origin=hub.url)
-    assert json.loads((settings.store / "sessions" / call_id / "trainer.json").read_text())
+        after = page(hub.url + "/", cookie=trainer)  # the old cookie no longer opens anything
+    judged = json.loads((settings.store / "sessions" / call_id / "trainer.json").read_text())
+    assert "anna" in json.dumps(judged) and "mallory" not in json.dumps(judged)
+    assert after[0] == 303
     assert bad_password[0] == 401 and "set-cookie" not in bad_password[2]
     assert signed_out[0] == 303 and 'voicesim_hub=""' in signed_out[2]["set-cookie"]
 

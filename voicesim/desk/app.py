@@ -13,6 +13,7 @@ URL-encoded bodies, parsed here, so no multipart library is needed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import socket
 import threading
 import time
@@ -58,9 +59,10 @@ def create_app(library: Library) -> Starlette:
 
 
 def routes(library: Library, *, view: Callable[[Request], Library] | None = None,
-           may_edit: Callable[[Request], bool] | None = None) -> list[BaseRoute]:
-    """The desk's routes; the hub passes `view` (the calls this caller may see, as a Library or a
-    :class:`~voicesim.desk.library.VisibleCalls`) and `may_edit` (trainers only) from its auth."""
+           editor: Callable[[Request], str | None] | None = None) -> list[BaseRoute]:
+    """The desk's routes. The hub passes, from its auth, `view` (the calls this caller may see, as a
+    Library or a :class:`~voicesim.desk.library.VisibleCalls`) and `editor` (the signed-in trainer's
+    name, which verdicts and comments are saved under; "" keeps the form's name; None: may not judge)."""
     # Page handlers are plain functions: Starlette runs them in its thread pool, so reading
     # folders and rendering never stalls the event loop that streams a recording.
     shared = Site(library)
@@ -70,7 +72,11 @@ def routes(library: Library, *, view: Callable[[Request], Library] | None = None
 
     def site_for(request: Request) -> Site:
         seen = library_for(request)
-        return shared if seen is library else Site(seen)
+        if seen is library:
+            return shared
+        site = copy.copy(shared)  # shares the compiled templates; only the calls differ
+        site.library = seen
+        return site
 
     def html(page: str | None, what: str) -> Response:
         if page is None:
@@ -106,10 +112,10 @@ def routes(library: Library, *, view: Callable[[Request], Library] | None = None
         return HTMLResponse(site_for(request).calibration())
 
     async def post_verdict(request: Request) -> Response:
-        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_verdict, may_edit)
+        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_verdict, editor)
 
     async def post_comment(request: Request) -> Response:
-        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_comment, may_edit)
+        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_comment, editor)
 
     return [
         Route("/", sessions),
@@ -147,13 +153,14 @@ def _save_comment(folder: Path, form: dict[str, str]) -> None:
     verdicts.add_comment(folder, at_s, form.get("text", ""), form.get("by", ""))
 
 
-async def _trainer_form(request: Request, library: Library, save, may_edit=None) -> Response:
+async def _trainer_form(request: Request, library: Library, save, editor=None) -> Response:
     """Checks the post comes from the desk's own page, saves it, and goes back to the call (303)."""
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
         return PlainTextResponse("forms are accepted only from the desk's own pages", status_code=403)
-    if may_edit is not None and not may_edit(request):
-        return PlainTextResponse("only a logged-in trainer can judge or comment on a call", status_code=403)
+    signed_in = editor(request) if editor else ""
+    if signed_in is None:
+        return PlainTextResponse("only a signed-in trainer can judge or comment on a call", status_code=403)
     call = library.call(request.path_params["call_id"])
     if call is None or not call.started_at:
         return PlainTextResponse("no such call, or its session.json is damaged", status_code=404)
@@ -161,6 +168,8 @@ async def _trainer_form(request: Request, library: Library, save, may_edit=None)
     if len(body) > MAX_FORM_BYTES:
         return PlainTextResponse("form too large", status_code=413)
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    if signed_in:
+        form["by"] = signed_in  # on the hub, the account that judged, not whatever the form says
     try:
         save(call.folder, form)
     except VoicesimError as exc:

@@ -48,8 +48,9 @@ def routes(store: HubStore, login_limit: RateLimiter) -> list[BaseRoute]:
             return library
         return VisibleCalls(library, frozenset(row["id"] for row in store.list_sessions(who)))
 
-    def may_edit(request: Request) -> bool:
-        return request.state.identity.kind in ("trainer", "local")
+    def editor(request: Request) -> str | None:
+        who = request.state.identity
+        return who.name if who.kind == "trainer" else "" if who.kind == "local" else None
 
     async def sign_in_page(request: Request) -> Response:
         return _form(request.query_params.get("next", "/"))
@@ -70,6 +71,7 @@ def routes(store: HubStore, login_limit: RateLimiter) -> list[BaseRoute]:
         return answer
 
     async def sign_out(request: Request) -> Response:
+        await run_in_threadpool(store.logout, request.cookies.get(COOKIE, ""))
         answer = RedirectResponse("/login", status_code=303)
         answer.delete_cookie(COOKIE)
         return answer
@@ -78,7 +80,7 @@ def routes(store: HubStore, login_limit: RateLimiter) -> list[BaseRoute]:
         Route("/login", sign_in_page, methods=["GET"]),
         Route("/login", sign_in, methods=["POST"]),
         Route("/logout", sign_out, methods=["POST"]),
-        *desk.routes(library, view=view, may_edit=may_edit),
+        *desk.routes(library, view=view, editor=editor),
     ]
 
 
