@@ -470,12 +470,15 @@ def test_off_localhost_no_desk_page_works_without_a_sign_in(room, real_session, 
         status, _, headers = page(f"{hub.url}/calls/{call_id}/verdict", form=verdict, cookie=trainer, origin=hub.url)
         assert status == 303 and headers["location"].endswith(f"{call_id}.html#assessment")
         bad_password = page(f"{hub.url}/login", form={"name": "anna", "password": "guess"}, origin=hub.url)
+        away = page(f"{hub.url}/login", form={"name": "anna", "password": "s3cret-trainer", "next": "//evil.example/"},
+                    origin=hub.url)
         signed_out = page(hub.url + "/logout", form={}, cookie=trainer, origin=hub.url)
         after = page(hub.url + "/", cookie=trainer)  # the old cookie no longer opens anything
     judged = json.loads((settings.store / "sessions" / call_id / "trainer.json").read_text())
     assert "anna" in json.dumps(judged) and "mallory" not in json.dumps(judged)
     assert after[0] == 303
     assert bad_password[0] == 401 and "set-cookie" not in bad_password[2]
+    assert away[0] == 303 and away[2]["location"] == "/"  # a sign-in never sends the trainer off the hub
     assert signed_out[0] == 303 and 'voicesim_hub=""' in signed_out[2]["set-cookie"]
 
 

@@ -64,8 +64,10 @@ def routes(store: HubStore, login_limit: RateLimiter) -> list[BaseRoute]:
             token = await run_in_threadpool(_token_for, store, login_limit, request, form)
         except Refused as exc:
             return _form(target, exc.message, exc.status)
-        # Only a path on this hub: a "next" of //elsewhere.example would send the trainer away.
-        answer = RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
+        # Only a path on this hub: "//elsewhere.example" (or "/\\elsewhere", which browsers read alike) would
+        # send the trainer away.
+        local = target.startswith("/") and not target.startswith(("//", "/\\"))
+        answer = RedirectResponse(target if local else "/", status_code=303)
         answer.set_cookie(COOKIE, token, max_age=LOGIN_HOURS * 3600, httponly=True, samesite="strict",
                           secure=request.url.scheme == "https")
         return answer
