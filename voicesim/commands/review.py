@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve the trainer's desk on this machine (replay calls with their transcript, compare "
         "trainees, override verdicts, comment), or write it as a static site with --export.")
     parser.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1; for a training room use voicesim hub)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--export", metavar="DIR", help="write the pages as a static site into DIR instead of serving")
     parser.set_defaults(func=run)
