@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import uuid
@@ -100,6 +101,54 @@ def http(method: str, url: str, body=None, token: str | None = None, headers: di
         return exc.code, json.loads(exc.read())
 
 
+def page(url: str, *, cookie: str | None = None, token: str | None = None, form: dict | None = None,
+         origin: str | None = None) -> tuple[int, str, dict]:
+    """A real HTTP request to the desk's pages, redirects not followed; returns (status, body text, headers)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data)
+    if cookie:
+        request.add_header("Cookie", cookie)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if origin:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=30) as answer:
+            return answer.status, answer.read().decode(errors="replace"), dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace"), dict(exc.headers)
+
+
+def sign_in(url: str, **fields: str) -> str:
+    """The desk's sign-in form, posted as a browser on the hub's page would; returns the Cookie header."""
+    status, body, headers = page(f"{url}/login", form={"next": "/", **(fields or {"name": "anna", "password": "s3cret-trainer"})},
+                                 origin=url)
+    assert status == 303, body
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    return cookie.split(";")[0]
+
+
+def group_page(url: str, cookie: str) -> str:
+    """The desk's comparison page of the first group (a pack, else a scenario) on the packs page."""
+    import re
+
+    status, packs, _ = page(f"{url}/packs.html", cookie=cookie)
+    assert status == 200, packs
+    link = re.search(r'href="(packs/[^"]+[.]html)"', packs).group(1)
+    status, body, _ = page(f"{url}/{link}", cookie=cookie)
+    assert status == 200, body
+    return body
+
+
 def trainer_token(url: str) -> str:
     status, body = http("POST", f"{url}/api/login", {"name": "anna", "password": "s3cret-trainer"})
     assert status == 200, body
@@ -133,10 +182,13 @@ def test_three_pcs_and_a_restart_every_call_arrives_once(room, tmp_path, monkeyp
         assert main(["sessions", "push", "--sessions-dir", str(pcs[0] / "sessions"), "--hub", url, "--hub-token", token]) == 0
         status, listing = http("GET", f"{url}/api/sessions", token=trainer_token(url))
         stored = {row["folder_name"]: row for row in listing}
+        # The trainer opens the desk on the hub: the comparison page shows every trainee, markup as text.
+        compared = group_page(url, sign_in(url))
         files = {p.name for row in listing for p in (settings.store / "sessions" / row["id"]).iterdir()}
     assert sorted(stored) == sorted(Path(r["session_dir"]).name for r in (first, second, third))
     assert len(listing) == 3
     assert {row["trainee"] for row in listing} == set(trainees)  # markup stays text
+    assert all(html.escape(t, quote=False) in compared for t in trainees) and "<b>kim" not in compared
     assert files == {"session.json", "recording.wav"}
     for pc in pcs:
         assert outbox(pc / "sessions") == []
@@ -392,3 +444,72 @@ def test_a_restart_sweeps_what_a_crash_left_half_made(room, real_session, tmp_pa
     assert [row["id"] for row in listing] == [session_id]
     assert [p.name for p in (settings.store / "sessions").iterdir()] == [session_id]
     assert not any((settings.store / "staging").iterdir())
+
+
+DESK_PAGES = ("/", "/index.html", "/packs.html", "/calibration.html", "/sessions.csv", "/trainees/sam.html")
+
+
+def test_off_localhost_no_desk_page_works_without_a_sign_in(room, real_session, tmp_path):
+    settings, token = room
+    folder = copy_session(real_session, tmp_path, "20261130-100000-late-delivery-sam")
+    with ThreadedHub(settings) as hub:
+        call_id = push_folder(folder, hub.url, enrol(hub.url, token, "sam"))
+        call_pages = (f"/calls/{call_id}.html", f"/calls/{call_id}.wav")
+        for path in (*DESK_PAGES, *call_pages):
+            for cookie in (None, "voicesim_hub=login_made-up", f"voicesim_hub={token}"):  # a room token opens no page
+                status, _, headers = page(hub.url + path, cookie=cookie)
+                assert status == 303 and headers["location"].startswith("/login?next="), (path, cookie, status)
+        verdict = {"check": "apology", "met": "false", "by": "mallory"}  # "by" is the signed-in trainer on the hub
+        assert page(f"{hub.url}/calls/{call_id}/verdict", form=verdict, origin=hub.url)[0] == 401
+        trainer = sign_in(hub.url)
+        assert page(hub.url + call_pages[0], cookie=trainer)[0] == 200
+        # Cross-site posts are refused even though the browser would carry the cookie.
+        for origin in ("http://evil.example", None):
+            assert page(f"{hub.url}/calls/{call_id}/verdict", form=verdict, cookie=trainer, origin=origin)[0] == 403
+        assert not (settings.store / "sessions" / call_id / "trainer.json").exists()
+        status, _, headers = page(f"{hub.url}/calls/{call_id}/verdict", form=verdict, cookie=trainer, origin=hub.url)
+        assert status == 303 and headers["location"].endswith(f"{call_id}.html#assessment")
+        bad_password = page(f"{hub.url}/login", form={"name": "anna", "password": "guess"}, origin=hub.url)
+        away = page(f"{hub.url}/login", form={"name": "anna", "password": "s3cret-trainer", "next": "//evil.example/"},
+                    origin=hub.url)
+        signed_out = page(hub.url + "/logout", form={}, cookie=trainer, origin=hub.url)
+        after = page(hub.url + "/", cookie=trainer)  # the old cookie no longer opens anything
+    judged = json.loads((settings.store / "sessions" / call_id / "trainer.json").read_text())
+    assert "anna" in json.dumps(judged) and "mallory" not in json.dumps(judged)
+    assert after[0] == 303
+    assert bad_password[0] == 401 and "set-cookie" not in bad_password[2]
+    assert away[0] == 303 and away[2]["location"] == "/"  # a sign-in never sends the trainer off the hub
+    assert signed_out[0] == 303 and 'voicesim_hub=""' in signed_out[2]["set-cookie"]
+
+
+def test_a_trainee_opens_only_their_own_call_pages_and_recordings(room, real_session, tmp_path):
+    settings, token = room
+    markup = "<script>alert(1)</script>"
+    sam_call = copy_session(real_session, tmp_path / "sam", "20261130-100000-late-delivery-sam")
+    kim_call = copy_session(real_session, tmp_path / "kim", "20261130-100000-late-delivery-kim", trainee=markup)
+    with ThreadedHub(settings) as hub:
+        sam = enrol(hub.url, token, "sam")
+        sam_id, kim_id = push_folder(sam_call, hub.url, sam), push_folder(kim_call, hub.url, enrol(hub.url, token, "kim"))
+        by_cookie = sign_in(hub.url, token=sam)  # a trainee signs in with their PC's token
+        for who in ({"token": sam}, {"cookie": by_cookie}):
+            assert page(f"{hub.url}/calls/{sam_id}.html", **who)[0] == 200
+            assert page(f"{hub.url}/calls/{sam_id}.wav", **who)[0] == 200
+            assert page(f"{hub.url}/calls/{kim_id}.html", **who)[0] == 404
+            assert page(f"{hub.url}/calls/{kim_id}.wav", **who)[0] == 404
+            listed = page(f"{hub.url}/sessions.csv", **who)[1]
+            assert sam_id in listed and kim_id not in listed
+        # A trainee judges nothing, not even their own call.
+        verdict = {"check": "apology", "met": "true", "by": "sam"}
+        assert page(f"{hub.url}/calls/{sam_id}/verdict", form=verdict, cookie=by_cookie, origin=hub.url)[0] == 403
+        assert http("POST", f"{hub.url}/api/sessions/{kim_id}/share", {"shared": True}, token=trainer_token(hub.url))[0] == 200
+        status, shared, _ = page(f"{hub.url}/calls/{kim_id}.html", cookie=by_cookie)
+        index = page(f"{hub.url}/", token=sam)[1]
+    assert status == 200 and html.escape(markup, quote=False) in shared and markup not in shared
+    assert markup not in index and "&lt;script&gt;" in index
+    assert not (settings.store / "sessions" / sam_id / "trainer.json").exists()
+
+
+def test_review_refuses_an_address_off_this_pc_and_points_at_the_hub(tmp_path, capsys):
+    assert main(["review", "--sessions-dir", str(tmp_path), "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("voicesim: error: ") and "voicesim hub --host 0.0.0.0" in err and err.count("\n") == 1

@@ -1,4 +1,7 @@
-"""``voicesim hub``: the training-room hub that trainees' PCs upload their calls to.
+"""``voicesim hub``: the training-room hub that trainees' PCs upload their calls to, with the trainer's desk.
+
+The hub serves the desk's pages (``voicesim review``) over the uploaded calls at ``/``;
+off 127.0.0.1 trainers sign in at ``/login`` and trainees see only their own calls.
 
     voicesim hub                                   # this PC only, on 127.0.0.1:8765
     voicesim hub user add anna                     # a trainer account (password from a prompt or stdin)
@@ -18,13 +21,14 @@ from pathlib import Path
 
 from voicesim.errors import VoicesimError
 
-HUB_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic")
+HUB_MODULES = ("starlette", "uvicorn", "jinja2", "sqlalchemy", "alembic")
 """What the hub extra brings; checked before anything starts (psycopg only when --db is PostgreSQL)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("hub", help="serve the training-room hub (uploads from trainees' PCs)",
-                            description="The training-room hub: trainees' PCs upload finished calls; trainers read them.")
+    parser = sub.add_parser("hub", help="serve the training-room hub (uploads from trainees' PCs, the trainer's desk)",
+                            description="The training-room hub: trainees' PCs upload finished calls; trainers read "
+                            "them on the desk's pages (sign in at /login).")
     _common(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this PC only)")
     parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")

@@ -4,6 +4,10 @@
     voicesim review --sessions-dir /data/sessions --port 9000
     voicesim review --export desk-site/      # the same pages as static files
 
+The desk has no accounts, so it serves this PC's loopback only; a training room's desk is
+``voicesim hub`` (trainer sign-in, room tokens), which serves the same pages over the
+calls uploaded to it.
+
 Needs the desk extra: ``pip install 'voicesim[desk]'`` (scripts/setup installs it).
 """
 
@@ -27,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve the trainer's desk on this machine (replay calls with their transcript, compare "
         "trainees, override verdicts, comment), or write it as a static site with --export.")
     parser.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1; for a training room use voicesim hub)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--export", metavar="DIR", help="write the pages as a static site into DIR instead of serving")
     parser.set_defaults(func=run)
@@ -46,7 +50,19 @@ def run(args: argparse.Namespace) -> int:
     library = _library(root)
     if args.export:
         return _export(library, root, Path(args.export).expanduser())
+    _refuse_off_loopback(args.host)
     return _serve(library, args.host, args.port)
+
+
+def _refuse_off_loopback(host: str) -> None:
+    """The desk has no login: other machines reach it only through the hub, which has."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise VoicesimError(f"the desk has no login, so it serves this PC only (--host 127.0.0.1); to open it to "
+                            f"a training room run `voicesim hub --host {host}` (trainer accounts, room tokens)")
 
 
 def _library(root: Path):
@@ -110,9 +126,6 @@ def _serve(library, host: str, port: int) -> int:
     sock = bind(host, port)
     library.calls()  # read every session.json now, so the first page is as quick as the rest
     shown_host, shown_port = sock.getsockname()[:2]
-    if not ipaddress.ip_address(shown_host).is_loopback:
-        print(f"voicesim: note: the desk has no login and is now reachable from other machines on {shown_host}; "
-              "use --host 127.0.0.1 unless this network is only your training room", file=sys.stderr)
     print(f"The trainer's desk is at http://{shown_host}:{shown_port}/ (sessions: {library.root}); Ctrl-C stops it.",
           flush=True)
     config = uvicorn.Config(create_app(library), log_level="warning", access_log=False)

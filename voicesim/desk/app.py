@@ -13,17 +13,19 @@ URL-encoded bodies, parsed here, so no multipart library is needed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from voicesim.desk import verdicts
@@ -53,50 +55,69 @@ def _page(value: str | None) -> int | None:
 
 
 def create_app(library: Library) -> Starlette:
+    return Starlette(routes=routes(library))
+
+
+def routes(library: Library, *, view: Callable[[Request], Library] | None = None,
+           editor: Callable[[Request], str | None] | None = None) -> list[BaseRoute]:
+    """The desk's routes. The hub passes, from its auth, `view` (the calls this caller may see, as a
+    Library or a :class:`~voicesim.desk.library.VisibleCalls`) and `editor` (the signed-in trainer's
+    name, which verdicts and comments are saved under; "" keeps the form's name; None: may not judge)."""
     # Page handlers are plain functions: Starlette runs them in its thread pool, so reading
     # folders and rendering never stalls the event loop that streams a recording.
-    site = Site(library)
+    shared = Site(library)
+
+    def library_for(request: Request) -> Library:
+        return view(request) if view else library
+
+    def site_for(request: Request) -> Site:
+        seen = library_for(request)
+        if seen is library:
+            return shared
+        site = copy.copy(shared)  # shares the compiled templates; only the calls differ
+        site.library = seen
+        return site
 
     def html(page: str | None, what: str) -> Response:
         if page is None:
-            return HTMLResponse(site.not_found(what), status_code=404)
+            return HTMLResponse(shared.not_found(what), status_code=404)
         return HTMLResponse(page)
 
     def sessions(request: Request) -> Response:
-        return HTMLResponse(site.sessions(filters_from(request)))
+        return HTMLResponse(site_for(request).sessions(filters_from(request)))
 
     def sessions_csv(request: Request) -> Response:
-        return Response(site.sessions_csv(filters_from(request)), media_type="text/csv; charset=utf-8",
+        return Response(site_for(request).sessions_csv(filters_from(request)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="sessions.csv"'})
 
     def call_page(request: Request) -> Response:
-        return html(site.call(request.path_params["call_id"]), "such call")
+        return html(site_for(request).call(request.path_params["call_id"]), "such call")
 
     def recording(request: Request) -> Response:
-        call = library.call(request.path_params["call_id"])
+        call = library_for(request).call(request.path_params["call_id"])
         if call is None or not call.has_recording:
             return PlainTextResponse("no recording for this call", status_code=404)
         return FileResponse(call.folder / RECORDING, media_type="audio/wav")
 
     def trainee(request: Request) -> Response:
-        return html(site.trainee(request.path_params["key"]), "such trainee")
+        return html(site_for(request).trainee(request.path_params["key"]), "such trainee")
 
     def packs(request: Request) -> Response:
-        return HTMLResponse(site.packs())
+        return HTMLResponse(site_for(request).packs())
 
     def pack(request: Request) -> Response:
-        return html(site.pack(request.path_params["key"]), "such pack or scenario")
+        return html(site_for(request).pack(request.path_params["key"]), "such pack or scenario")
 
     def calibration(request: Request) -> Response:
-        return HTMLResponse(site.calibration())
+        return HTMLResponse(site_for(request).calibration())
 
     async def post_verdict(request: Request) -> Response:
-        return await _trainer_form(request, library, _save_verdict)
+        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_verdict, editor)
 
     async def post_comment(request: Request) -> Response:
-        return await _trainer_form(request, library, _save_comment)
+        return await _trainer_form(request, await run_in_threadpool(library_for, request), _save_comment, editor)
 
-    routes = [
+    return [
         Route("/", sessions),
         Route("/index.html", sessions),
         Route("/sessions.csv", sessions_csv),
@@ -110,7 +131,6 @@ def create_app(library: Library) -> Starlette:
         Route("/packs/{key}.html", pack),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
 
 
 def _save_verdict(folder: Path, form: dict[str, str]) -> None:
@@ -133,11 +153,14 @@ def _save_comment(folder: Path, form: dict[str, str]) -> None:
     verdicts.add_comment(folder, at_s, form.get("text", ""), form.get("by", ""))
 
 
-async def _trainer_form(request: Request, library: Library, save) -> Response:
+async def _trainer_form(request: Request, library: Library, save, editor=None) -> Response:
     """Checks the post comes from the desk's own page, saves it, and goes back to the call (303)."""
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
         return PlainTextResponse("forms are accepted only from the desk's own pages", status_code=403)
+    signed_in = editor(request) if editor else ""
+    if signed_in is None:
+        return PlainTextResponse("only a signed-in trainer can judge or comment on a call", status_code=403)
     call = library.call(request.path_params["call_id"])
     if call is None or not call.started_at:
         return PlainTextResponse("no such call, or its session.json is damaged", status_code=404)
@@ -145,6 +168,8 @@ async def _trainer_form(request: Request, library: Library, save) -> Response:
     if len(body) > MAX_FORM_BYTES:
         return PlainTextResponse("form too large", status_code=413)
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    if signed_in:
+        form["by"] = signed_in  # on the hub, the account that judged, not whatever the form says
     try:
         save(call.folder, form)
     except VoicesimError as exc:

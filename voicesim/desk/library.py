@@ -112,6 +112,19 @@ class Library:
         return read_summary(folder)
 
 
+class VisibleCalls:
+    """The calls of a :class:`Library` one reader may see (the hub's trainees: their own and shared ones)."""
+
+    def __init__(self, library: Library, ids: frozenset[str]) -> None:
+        self.library, self.ids, self.root = library, ids, library.root
+
+    def calls(self) -> list[CallSummary]:
+        return [c for c in self.library.calls() if c.id in self.ids]
+
+    def call(self, call_id: str) -> CallSummary | None:
+        return self.library.call(call_id) if call_id in self.ids else None
+
+
 def _session_folders(root: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(root) as it:

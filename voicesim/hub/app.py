@@ -10,23 +10,27 @@
     GET  /api/sessions/{id}/{name}       session.json or recording.wav
     POST /api/sessions/{id}/share        {"shared": true|false} (trainer)
     POST /api/sessions/{id}/comments     {"text","check_id"?,"verdict"?} (trainer)
+    GET|POST /login, POST /logout        the desk's sign-in form (voicesim/hub/pages.py)
+    GET  /, /calls/…, /packs/…           the trainer's desk over the stored calls
 
 :class:`HubAuth` puts the caller's :class:`~voicesim.hub.auth.Identity` on
-``request.state.identity``; the trainer's desk mounts its pages under the same app
-(:func:`create_app` takes extra routes) and reads the same identity.
+``request.state.identity``, from a bearer token or the desk's sign-in cookie; the
+trainer's desk mounts its pages under the same app (:func:`create_app` takes extra
+routes) and reads the same identity.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from urllib.parse import quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from voicesim.hub.auth import Identity, RateLimiter
@@ -34,12 +38,20 @@ from voicesim.hub.schema import Refused
 from voicesim.hub.store import HubStore
 
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
-OPEN_PATHS = ("/api/login", "/api/health")
+OPEN_PATHS = ("/api/login", "/api/health", "/login")
 """Reachable without a token (login is rate-limited instead)."""
+OPEN_PREFIXES = ("/static/",)
+"""The desk's stylesheet and scripts: the sign-in page uses them, and they hold no call."""
+COOKIE = "voicesim_hub"
+"""The desk's sign-in cookie: a login_ (trainer) or pc_ (trainee) token, HttpOnly and SameSite=Strict."""
+COOKIE_KINDS = ("login_", "pc_")
+"""Tokens a cookie may carry: a room token only enrols PCs, it never opens pages."""
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class HubAuth(BaseHTTPMiddleware):
-    """Bearer token -> Identity; without one, "local" when the hub serves this PC only, else 401."""
+    """Bearer token or sign-in cookie -> Identity; without one, "local" when the hub serves this PC only,
+    else 401 (the API) or the sign-in page (the desk)."""
 
     def __init__(self, app, store: HubStore, open_to_local: bool) -> None:
         super().__init__(app)
@@ -47,21 +59,43 @@ class HubAuth(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next) -> Response:
         header = request.headers.get("authorization", "")
+        cookie = request.cookies.get(COOKIE, "")
         identity = None
         if header.lower().startswith("bearer "):
             identity = await run_in_threadpool(self.store.identify, header[7:].strip())
             if identity is None:
                 return _error(401, "this token is unknown, expired or revoked; ask the trainer for a new one")
-        elif self.open_to_local:
+        elif cookie.startswith(COOKIE_KINDS):
+            identity = await run_in_threadpool(self.store.identify, cookie)
+            # A browser sends cookies with requests other sites start; only the desk's own pages may post.
+            if identity is not None and request.method not in SAFE_METHODS and not same_origin(request):
+                return PlainTextResponse("forms are accepted only from the hub's own pages", status_code=403)
+        if identity is None and self.open_to_local:
             identity = Identity("local")
-        elif request.url.path not in OPEN_PATHS:
-            return _error(401, "this hub needs a token: Authorization: Bearer <token>")
+        path = request.url.path
+        if identity is None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
+            if path.startswith("/api/"):
+                return _error(401, "this hub needs a token: Authorization: Bearer <token>")
+            if request.method in SAFE_METHODS:
+                return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+            return PlainTextResponse("sign in first: /login", status_code=401)
         request.state.identity = identity
         return await call_next(request)
 
 
-def create_app(store: HubStore, *, open_to_local: bool, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The hub as an ASGI app; `open_to_local` only when bound to this PC's loopback (auth.needs_auth)."""
+def same_origin(request: Request) -> bool:
+    """Origin (or, without it, Referer) names this host: the request came from the hub's own page."""
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    return source not in ("", "null") and urlsplit(source).netloc == request.headers.get("host")
+
+
+def create_app(store: HubStore, *, open_to_local: bool, extra_routes: Sequence[BaseRoute] = (),
+               page_routes: Callable[[RateLimiter], Sequence[BaseRoute]] | None = None) -> Starlette:
+    """The hub as an ASGI app; `open_to_local` only when bound to this PC's loopback (auth.needs_auth).
+
+    `page_routes` builds the desk's routes given the login rate limiter, so the sign-in form and
+    /api/login share one budget of guesses.
+    """
     login_limit = RateLimiter(store.limits.logins_per_minute)
     upload_limit = RateLimiter(store.limits.uploads_per_minute)
 
@@ -71,9 +105,7 @@ def create_app(store: HubStore, *, open_to_local: bool, extra_routes: Sequence[B
     async def login(request: Request) -> Response:
         body = await _json(request)
         name, password = str(body.get("name", "")), str(body.get("password", ""))
-        peer = request.client.host if request.client else "?"
-        if not (login_limit.allow(f"name:{name}") and login_limit.allow(f"peer:{peer}")):
-            raise Refused(429, "too many login attempts; wait a minute")
+        check_login_rate(login_limit, request, name)
         return JSONResponse({"token": await run_in_threadpool(store.login, name, password)})
 
     async def enrol(request: Request) -> Response:
@@ -146,9 +178,17 @@ def create_app(store: HubStore, *, open_to_local: bool, extra_routes: Sequence[B
         Route("/api/sessions/{session_id}/comments", comment, methods=["POST"]),
         Route("/api/sessions/{session_id}/{name}", session_file),
         *extra_routes,
+        *(page_routes(login_limit) if page_routes else ()),
     ]
     return Starlette(routes=routes, middleware=[Middleware(HubAuth, store=store, open_to_local=open_to_local)],
                      exception_handlers={Refused: lambda request, exc: _error(exc.status, exc.message)})
+
+
+def check_login_rate(limit: RateLimiter, request: Request, name: str) -> None:
+    """Refuse (429) a name or a peer that guessed too often in the last minute."""
+    peer = request.client.host if request.client else "?"
+    if not (limit.allow(f"name:{name}") and limit.allow(f"peer:{peer}")):
+        raise Refused(429, "too many login attempts; wait a minute")
 
 
 def _who(request: Request) -> Identity:

@@ -38,6 +38,7 @@ def open_store(settings: HubSettings):
 
 def build_app(settings: HubSettings):
     """The app for these settings; refuses an address off this PC when nobody could log in."""
+    from voicesim.hub import pages
     from voicesim.hub.app import create_app
     from voicesim.hub.auth import needs_auth
 
@@ -46,7 +47,7 @@ def build_app(settings: HubSettings):
     if closed and not store.has_trainers():
         raise VoicesimError(f"the hub would listen on {settings.host}, off this PC, with no trainer account: "
                             "run `voicesim hub user add NAME` first (or use --host 127.0.0.1)")
-    return create_app(store, open_to_local=not closed), store
+    return create_app(store, open_to_local=not closed, page_routes=lambda limit: pages.routes(store, limit)), store
 
 
 def serve(settings: HubSettings) -> None:

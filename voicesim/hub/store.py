@@ -106,6 +106,12 @@ class HubStore:
                                              expires_at=time.time() + LOGIN_HOURS * 3600))
         return token
 
+    def logout(self, token: str) -> None:
+        """End a trainer's login (a PC token is the trainer's to revoke, so it is left alone)."""
+        if token.startswith("login_"):
+            with self.engine.begin() as c:
+                c.execute(logins.delete().where(logins.c.token_hash == auth.token_hash(token)))
+
     def create_room_token(self, room: str) -> str:
         if not room or len(room) > 80:
             raise Refused(422, "a room needs a name of at most 80 characters")
