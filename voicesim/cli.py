@@ -26,6 +26,8 @@ COMMANDS = (
     "scenarios",
     "practice",
     "sessions",
+    "pack",
+    "rescore",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 
