@@ -88,6 +88,8 @@ class CallState:
     outcome: str | None
     """The outcome of the session shown (the first finished one, else the newest attempt); None: not taken."""
     session_dir: str | None
+    overall: int | None = None
+    """The session's own overall (session.json); a rescored one is looked up by the caller."""
 
 
 def pack_dirs() -> list[Path]:
@@ -205,7 +207,9 @@ def _state(index: int, attempts: Sequence[SessionSummary]) -> CallState:
     finished = [s for s in attempts if s.outcome in FINAL_OUTCOMES]
     # The first finished attempt is the benchmark: a pack run never takes a done call again.
     shown = finished[0] if finished else (attempts[-1] if attempts else None)
-    return CallState(index, bool(finished), shown.outcome if shown else None, shown.session_dir if shown else None)
+    if shown is None:
+        return CallState(index, False, None, None)
+    return CallState(index, bool(finished), shown.outcome, shown.session_dir, shown.overall)
 
 
 def calls_to_take(pack: Pack, trainee: str, sessions: Iterable[SessionSummary]) -> list[PackCall]:

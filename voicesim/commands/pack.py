@@ -147,7 +147,7 @@ def run_status(args: argparse.Namespace) -> int:
         cells = []
         for state in states:
             assessment, made_by = newest_assessment(state.session_dir) if state.session_dir else (None, ORIGINAL)
-            overall = assessment.get("overall") if assessment else None
+            overall = assessment.get("overall") if assessment else state.overall
             cells.append({"index": state.index, "done": state.done, "outcome": state.outcome,
                           "overall": overall if isinstance(overall, int) else None,
                           "scorer_version": made_by, "session_dir": state.session_dir})
