@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from voicesim.scenario import REPO_SCENARIOS
+from voicesim.scenario import REPO_SCENARIOS, scenario_files
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted(REPO_SCENARIOS.rglob("*.toml"))
+SHIPPED = scenario_files([REPO_SCENARIOS])  # scenarios/packs/ holds benchmark packs, not scenarios
 
 
 def voicesim(*args: str, scenarios_dir: Path | None = None) -> subprocess.CompletedProcess:
