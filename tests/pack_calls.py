@@ -10,6 +10,7 @@ taken by three trainees through ``voicesim pack run`` in-process:
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import tempfile
@@ -83,6 +84,7 @@ def earlier_attempt(sessions: Path, pack_file: Path, trainee: str, index: int, o
 @functools.cache
 def pack_run() -> PackRun:
     root = Path(tempfile.mkdtemp(prefix="voicesim-pack-calls-"))
+    atexit.register(shutil.rmtree, root, True)
     pack_file = root / "test-week.toml"
     pack_file.write_text(PACK_TOML, encoding="utf-8")
     sessions = root / "sessions"

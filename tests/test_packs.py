@@ -148,6 +148,10 @@ BAD_PACKS = {
     "no calls": ('name = "x"\n', "no calls"),
     "bad level": ('name = "x"\n[[calls]]\nindex = 1\nscenario = "late-delivery"\nseed = 1\nstart_anger = "furious"\n',
                   "not a level"),
+    "anger out of range": ('name = "x"\n[[calls]]\nindex = 1\nscenario = "late-delivery"\nseed = 1\nstart_anger = 10\n',
+                           "start_anger 10 is out of range"),
+    "no patience": ('name = "x"\n[[calls]]\nindex = 1\nscenario = "late-delivery"\nseed = 1\npatience = 0\n',
+                    "patience 0 is too small"),
     "not toml": ('name = \n', "not valid TOML"),
 }
 
