@@ -176,3 +176,18 @@ def test_missing_replies_are_reported_before_any_call(run, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no replies for call 1 (late-delivery)" in err[0]
     assert not list((tmp_path / "s").glob("*"))
+
+
+def test_live_run_without_a_headset_says_to_script_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # As on a machine without a sound card: PortAudio reaches no sound server.
+    env = {**os.environ, "PULSE_SERVER": "unix:/nonexistent/voicesim-no-pulse", "AUDIODEV": "null"}
+    proc = subprocess.run([sys.executable, "-m", "voicesim", "pack", "run", "en-first-week", "--trainee", "x",
+                           "--sessions-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr
+    assert err[0].startswith("voicesim: error: ") and "--replies-dir" in err[0]
+    assert not list(tmp_path.glob("*/session.json"))
