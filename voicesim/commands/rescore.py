@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     store = SessionStore(args.sessions_dir, create=False, warn=warn)
     rows = store.list(trainee=args.trainee, scenario=args.scenario, pack=args.pack)
-    rows = [r for r in rows if r.turns]  # a call with no reply has nothing to hear again
+    # A call with no reply has nothing to hear again; one in progress may be running now (its recording grows).
+    rows = [r for r in rows if r.turns and r.outcome != "in_progress"]
     scorers = {}
     for lang in sorted({r.lang for r in rows}):
         try:
