@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voicesim.customer import Customer, TurnEvents, load_rules
+from voicesim.customer import Customer, TurnEvents
+from voicesim.customer_rules import load_rules
 from voicesim.errors import VoicesimError
 from voicesim.scenario import REPO_SCENARIOS, find_scenario, load_scenario, scenario_files
 from voicesim.scorecard import CHECK_IDS, CheckResult, Evidence, Scorecard

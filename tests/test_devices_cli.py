@@ -1,4 +1,4 @@
-"""`voicesim devices` as a user runs it: a subprocess, on the virtual headset and on none."""
+"""`voicesim devices` as a user runs it, on the virtual headset (in-process) and on none (a real process)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import sys
 
 import pytest
 
-from voicesim.headset import list_devices
+from voicesim.devices import list_devices
 
 
 def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "voicesim", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 @pytest.mark.headset
-def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset):
-    out = voicesim("devices")
+def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset, cli):
+    out = cli("devices")
     assert out.returncode == 0, out.stderr
     header, *rows = out.stdout.splitlines()
     assert header.split() == ["index", "in", "out", "rate", "name"]
@@ -33,8 +33,8 @@ def test_devices_lists_the_virtual_headset_with_defaults_marked(virtual_headset)
 
 
 @pytest.mark.headset
-def test_devices_json_matches_the_library(virtual_headset):
-    out = voicesim("devices", "--json")
+def test_devices_json_matches_the_library(virtual_headset, cli):
+    out = cli("devices", "--json")
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
     assert [(d["index"], d["name"], d["input_channels"], d["output_channels"]) for d in listed] == \
@@ -44,7 +44,8 @@ def test_devices_json_matches_the_library(virtual_headset):
 
 @pytest.mark.parametrize("args", [["devices"], ["devices", "--json"]])
 def test_no_audio_device_is_one_line_and_a_nonzero_exit(tmp_path, args):
-    # A clean environment: no PulseAudio at this address and no sound card on this machine.
+    # A real process: PortAudio looks for devices as it starts, in a clean environment with
+    # no PulseAudio at this address and no sound card on this machine.
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PULSE_SERVER": f"unix:{tmp_path}/none/native"}
     out = voicesim(*args, env=env)
     if out.returncode == 0 and out.stdout.strip():

@@ -1,30 +1,19 @@
-"""``voicesim doctor`` against the real machine: espeak-ng, PortAudio, devices, models."""
+"""``voicesim doctor`` against the real machine: espeak-ng, PortAudio, devices, models (in-process CLI)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "voicesim"]
 LINE = re.compile(r"^(OK|MISSING) +(\S.*?\S)  +(\S.*)$")
 
 
 def doctor(**env_changes: str | None) -> tuple[int, dict[str, tuple[str, str]], str]:
     """Run ``voicesim doctor``; return exit code, item -> (status, detail), stderr."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    for key, value in env_changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    proc = subprocess.run([*CLI, "doctor"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    proc = run_cli("doctor", env=env_changes)
     items = {}
     for line in proc.stdout.splitlines():
         match = LINE.match(line)

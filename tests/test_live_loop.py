@@ -22,8 +22,8 @@ from trainee_voice import speak
 
 from voicesim.call import CallSetup, run_live
 from voicesim.commands.practice import DEFAULT_SCENARIO
+from voicesim.devices import AudioDeviceLostError
 from voicesim.errors import VoicesimError
-from voicesim.headset import AudioDeviceLostError
 from voicesim.liveview import LiveView
 from voicesim.session import Outcome, SessionStore
 from voicesim.turns import FRAME_SAMPLES, TurnSettings

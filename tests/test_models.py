@@ -3,7 +3,8 @@
 Archives are built by the tests, either model-shaped and small or from the real
 installed English model; a manifest written per test points the installer at
 the loopback server through $VOICESIM_MANIFEST, and $VOICESIM_MODELS_DIR gives
-every test its own store.
+every test its own store. The CLI runs in-process (tests/cli_runner.py), except where
+two processes race for the same store.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 from voicesim.models import (
     MODEL_PATH_ENV,
@@ -82,7 +84,8 @@ class ArchiveServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default) per test.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_port}{path}"
@@ -157,8 +160,7 @@ def in_process(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 
 def voicesim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return run_cli(*args, env=env, clean_env=True)
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess, *fragments: str) -> str:

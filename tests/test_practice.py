@@ -1,23 +1,25 @@
-"""The practice call without a device: scripted calls, the CLI contract, sessions, bad input."""
+"""The practice call without a device: scripted calls, the CLI contract, sessions, bad input.
+
+The CLI runs in-process (tests/cli_runner.py): the Vosk model and the customer's rendered
+lines are loaded once for the whole module instead of once per call.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_runner import run_cli
 
 from voicesim.audio import Audio
 from voicesim.audiofile import write_wav
 from voicesim.commands.practice import DEFAULT_SCENARIO, DEMO_DIR
 from voicesim.scorecard import CHECK_IDS
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO = sorted((DEMO_DIR / DEFAULT_SCENARIO).glob("*.wav"))
 BAD_REPLIES = [
     "Well you must have typed the wrong address. That is not our problem.",
@@ -27,10 +29,8 @@ BAD_REPLIES = [
 ]
 
 
-def voicesim(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "voicesim", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=REPO)
+def voicesim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_cli(*args, env=env)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from voicesim.cli import main
-from voicesim.headset import refresh_devices
+from voicesim.devices import refresh_devices
 from voicesim.models import model_spec, resolve_model_path
 
 

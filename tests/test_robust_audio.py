@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voicesim.audio import float_to_int16
 from voicesim.audiofile import load_audio
 from voicesim.cli import main
 
@@ -63,7 +64,7 @@ def test_wav_with_unpatched_zero_data_size_reads_what_is_there(tmp_path: Path):
     header = (b"RIFF" + struct.pack("<I", 0) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
               + b"data" + struct.pack("<I", 0))
     crashed = tmp_path / "crashed.wav"
-    crashed.write_bytes(header + reply.to_pcm16_bytes())
+    crashed.write_bytes(header + float_to_int16(reply.samples).tobytes())
     assert np.array_equal(load_audio(crashed).samples, reply.samples)
 
 

@@ -1,27 +1,21 @@
-"""`voicesim scenarios` as a user runs it: list, show and validate in a subprocess."""
+"""`voicesim scenarios` as a user runs it: list, show and validate (in-process, tests/cli_runner.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from cli_runner import run_cli
 
 from voicesim.scenario import REPO_SCENARIOS, scenario_files
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED = scenario_files([REPO_SCENARIOS])  # scenarios/packs/ holds benchmark packs, not scenarios
 
 
 def voicesim(*args: str, scenarios_dir: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "VOICESIM_SCENARIOS_DIR"}
-    env["PYTHONPATH"] = str(REPO)
-    if scenarios_dir is not None:
-        env["VOICESIM_SCENARIOS_DIR"] = str(scenarios_dir)
-    return subprocess.run([sys.executable, "-m", "voicesim", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return run_cli(*args, env={"VOICESIM_SCENARIOS_DIR": None if scenarios_dir is None else str(scenarios_dir)})
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -1,4 +1,7 @@
-"""`voicesim score` through the real CLI: JSON contract, determinism, terminal card, recordings, bad input."""
+"""`voicesim score` through the real CLI: JSON contract, determinism, terminal card, recordings, bad input.
+
+The CLI runs in-process (tests/cli_runner.py); one test runs it as a real process.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.audiofile import write_wav
@@ -19,9 +23,7 @@ GOOD = "I'm so sorry about the delay, that must be frustrating. When did you ord
 
 
 def voicesim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "voicesim", "score", *args], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
+    return run_cli("score", *args)
 
 
 def contract(stdout: str) -> dict:
@@ -147,6 +149,13 @@ def test_ten_thousand_words():
 )
 def test_bad_input_is_one_clear_line(args, says):
     assert says in one_error_line(voicesim(*args))
+
+
+def test_a_real_process_exits_nonzero_with_one_error_line():
+    """The process boundary: the exit status and stderr a shell sees from `python -m voicesim`."""
+    proc = subprocess.run([sys.executable, "-m", "voicesim", "score", "--text", GOOD, "--lang", "xx"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert "unknown language 'xx'" in one_error_line(proc)
 
 
 def test_not_an_audio_file_is_one_clear_line(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import trainee_voice as tv
+from wer import word_error_rate
 
 from voicesim.asr import transcribe
-from voicesim.wer import word_error_rate
 
 PIPER_TEXT = "I will send you a written confirmation today."
 """The one text rendered live (at length_scale 1.0): short, so Piper's part of the run stays small."""

@@ -1,27 +1,23 @@
-"""`voicesim transcribe` as a user runs it: a subprocess, its stdout, stderr and exit code."""
+"""`voicesim transcribe` as a user runs it: its stdout, stderr and exit code (in-process, tests/cli_runner.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_runner import run_cli
+from wer import word_error_rate
 
 from voicesim.audio import SAMPLE_RATE
 from voicesim.audiofile import load_audio, to_sample_rate, write_wav
-from voicesim.wer import word_error_rate
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def voicesim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "voicesim", *args], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    return run_cli(*args)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:

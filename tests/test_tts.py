@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_runner import run_cli
 
 from voicesim.audio import SAMPLE_RATE
 from voicesim.errors import VoicesimError
@@ -83,8 +84,14 @@ def band_energy_db(samples: np.ndarray, low_hz: float, high_hz: float) -> float:
 
 
 def cli(*args: str, env: dict | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO))
-    return subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    """`voicesim ARGS` in-process (tests/cli_runner.py); `env`, when given, is the whole environment."""
+    return run_cli(*args, env=env, clean_env=env is not None, cwd=cwd)
+
+
+def cli_process(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """`voicesim ARGS` as a real process, for what happens as one starts."""
+    return subprocess.run([*CLI, *args], cwd=REPO, env=dict(env, PYTHONPATH=str(REPO)), capture_output=True,
+                          text=True, timeout=120, check=False)
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -217,7 +224,7 @@ def test_bad_settings_say_what_is_wrong(call, names):
 
 def test_missing_espeak_library_is_one_line_naming_the_package(tmp_path):
     env = dict(os.environ, VOICESIM_ESPEAK_LIBRARY=str(tmp_path / "libespeak-ng.so.1"))
-    line = assert_one_error_line(cli("say", "hello", "--out", str(tmp_path / "x.wav"), env=env))
+    line = assert_one_error_line(cli_process("say", "hello", "--out", str(tmp_path / "x.wav"), env=env))
     assert "apt-get install espeak-ng" in line
     assert not (tmp_path / "x.wav").exists()
 
@@ -257,6 +264,7 @@ def test_say_out_writes_a_16_bit_wav(tmp_path):
 
 def test_say_writes_the_same_bytes_every_time(tmp_path):
     for name in ("a.wav", "b.wav"):
+        clear_cache()  # render anew each time, as a new process would
         assert cli("say", "Hello, is anybody there?", "--no-phone", "--out", str(tmp_path / name)).returncode == 0
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
 

@@ -195,7 +195,7 @@ class VirtualHeadset:
         )
         self._players.append(proc)
         # pacat reads stdin at playback pace: a writer thread keeps wait=False from blocking.
-        writer = threading.Thread(target=_feed, args=(proc, audio.to_pcm16_bytes()), daemon=True)
+        writer = threading.Thread(target=_feed, args=(proc, audio.to_int16().tobytes()), daemon=True)
         writer.start()
         if wait:
             writer.join()
@@ -255,7 +255,7 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
 
 def _refresh_portaudio() -> None:
     # PortAudio lists ALSA devices once at initialisation; a new (or gone) server changes them.
-    from voicesim.headset import refresh_devices
+    from voicesim.devices import refresh_devices
 
     refresh_devices()
 
@@ -287,8 +287,7 @@ def measure_round_trip(line, repeats: int = 10) -> list[float]:
             time.sleep(0.3)  # let the stream settle before timing
             heard.set()
             sent = time.monotonic()
-            line.play_async(click)
-            line.wait_playback()
+            line.play(click)
             time.sleep(0.3)
         if arrived:
             results.append(arrived[0] - sent)
@@ -300,7 +299,8 @@ if __name__ == "__main__":
     # lists the devices and measures the round trip.
     import statistics
 
-    from voicesim.headset import Headset, list_devices
+    from voicesim.devices import list_devices
+    from voicesim.headset import Headset
 
     with VirtualHeadset() as vh:
         for device in list_devices():

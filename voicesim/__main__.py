@@ -1,3 +1,5 @@
+"""``python -m voicesim``: the same as the ``voicesim`` command."""
+
 from voicesim.cli import main
 
 raise SystemExit(main())

@@ -21,8 +21,7 @@ delivers them:
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]   # doctest: +SKIP
 [('and', 0.3, 0.6, 1.0)]
 
-Word times count from the start of the turn (the last :meth:`Recognizer.finish` or
-:meth:`Recognizer.reset`), rounded to milliseconds, so the same audio gives the same
+Word times count from the start of the turn (the last :meth:`Recognizer.finish`), rounded to milliseconds, so the same audio gives the same
 numbers byte for byte (see :func:`_seed_dither`).
 """
 
@@ -201,7 +200,7 @@ class Recognizer:
         return self._partial()
 
     def finish(self) -> Transcript:
-        """Close the turn: every word since the last finish/reset; the next chunk starts a new turn."""
+        """Close the turn: every word since the last finish; the next chunk starts a new turn."""
         last = self._transcript(self._final_result())
         duration = round(self.turn_duration_s, 3)
         # Vosk counts in whole 30 ms frames; clamping keeps the promise that every word lies
@@ -214,11 +213,6 @@ class Recognizer:
         turn = Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
         self._start_turn()
         return turn
-
-    def reset(self) -> None:
-        """Drop the current turn unheard (e.g. the trainee was cut off)."""
-        self._final_result()
-        self._start_turn()
 
     def _final_result(self) -> list[dict]:
         """Vosk's last words, leaving it with no audio of this turn and its clock at the samples fed."""

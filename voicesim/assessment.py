@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 # An offer is heard the way the customer hears a proposal: a phrase at a word start.
 from voicesim.customer import _mentions as mentions
-from voicesim.customer import load_rules as load_customer_rules
-from voicesim.customer import read_rule_file
+from voicesim.customer_rules import load_rules as load_customer_rules
+from voicesim.customer_rules import read_rule_file
 from voicesim.errors import VoicesimError
 from voicesim.scorecard import CHECK_IDS, Scorecard
 

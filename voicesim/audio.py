@@ -1,4 +1,4 @@
-"""The one canonical audio value: mono float32 samples at 16 kHz.
+"""The one canonical audio value (mono float32 samples at 16 kHz) and its conversions and levels.
 
 Every stage passes :class:`Audio` around; conversions to the int16 bytes that
 Vosk and PortAudio want happen at the edges.
@@ -17,6 +17,9 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 """Samples per second of every :class:`Audio` inside voicesim."""
+
+DIGITAL_SILENCE_DBFS = -120.0
+"""Level given for digital silence (RMS at or below 1e-6), so a level is never -inf."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,6 @@ class Audio:
         """Samples as int16, clipped, for Vosk and 16-bit WAV."""
         return float_to_int16(self.samples)
 
-    def to_pcm16_bytes(self) -> bytes:
-        return self.to_int16().tobytes()
-
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = SAMPLE_RATE) -> Audio:
         return cls(np.zeros(int(round(seconds * sample_rate)), dtype=np.float32), sample_rate)
@@ -66,4 +66,23 @@ def float_to_int16(samples: np.ndarray) -> np.ndarray:
 
 
 def int16_to_float(samples: np.ndarray) -> np.ndarray:
+    """int16 samples (microphone chunks, 16-bit WAV) as float32 in [-1, 1)."""
     return (np.asarray(samples, dtype=np.float32) / 32768.0).astype(np.float32)
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """RMS level of float samples in dBFS (full-scale sine = -3 dBFS); DIGITAL_SILENCE_DBFS when silent or empty."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return float(20.0 * np.log10(rms)) if rms > 1e-6 else DIGITAL_SILENCE_DBFS
+
+
+def block_levels_dbfs(samples: np.ndarray, block: int) -> np.ndarray:
+    """Level in dBFS of each whole `block` samples (a tail shorter than a block is dropped); -120 at most for silence.
+
+    Mean power in the log domain (``10*log10``), the same figure as :func:`level_dbfs`
+    up to rounding in the last bit, computed for all blocks at once.
+    """
+    x = np.asarray(samples)
+    n = len(x) // block
+    power = np.mean(np.square(x[: n * block].reshape(n, block), dtype=np.float64), axis=1)
+    return 10.0 * np.log10(np.maximum(power, 1e-12))

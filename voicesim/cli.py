@@ -28,6 +28,7 @@ COMMANDS = (
     "sessions",
     "pack",
     "rescore",
+    "review",
 )
 """Sub-command modules under voicesim.commands, in help order."""
 

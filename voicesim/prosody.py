@@ -4,7 +4,7 @@ Pure numpy/scipy: takes an :class:`~voicesim.audio.Audio` and the recognized
 words with their timings, returns :class:`ToneMetrics`. No I/O, no globals.
 
 >>> import numpy as np
->>> from voicesim.audio import Audio
+>>> from voicesim.audio import Audio, block_levels_dbfs
 >>> t = np.arange(16000) / 16000
 >>> hum = Audio((0.1 * np.sin(2 * np.pi * 120 * t)).astype(np.float32))
 >>> m = measure_tone(hum, [])
@@ -28,7 +28,7 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy.ndimage import median_filter
 
-from voicesim.audio import Audio
+from voicesim.audio import Audio, block_levels_dbfs
 from voicesim.transcript import Word
 
 BLOCK_S = 0.02
@@ -129,7 +129,7 @@ def measure_tone(audio: Audio, words: Sequence[Word], fillers: Collection[str] =
     filler_count, filler_ratio = filler_share([w.word for w in words], fillers)
     if n_blocks == 0:
         return ToneMetrics(False, "the audio is shorter than 20 ms", filler_count=filler_count, filler_ratio=filler_ratio)
-    block_db = _block_levels_db(x[: n_blocks * block], block)
+    block_db = block_levels_dbfs(x[: n_blocks * block], block)
     active = _active_blocks(block_db)
     if not active.any():
         return ToneMetrics(
@@ -200,11 +200,6 @@ def filler_share(tokens: Sequence[str], fillers: Collection[str]) -> tuple[int, 
 def count_syllables(word: str) -> int:
     """Vowel groups of a word, at least one: close enough for en and de to compare speaking rates."""
     return max(1, len(_VOWEL_GROUPS.findall(word.lower())))
-
-
-def _block_levels_db(x: np.ndarray, block: int) -> np.ndarray:
-    power = np.mean(np.square(x.reshape(-1, block), dtype=np.float64), axis=1)
-    return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 
 def _active_blocks(block_db: np.ndarray) -> np.ndarray:

@@ -24,14 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicesim.customer_rules import ANGER_LEVELS, STAGES, load_rules
 from voicesim.errors import VoicesimError
 from voicesim.resources import bundled_folder
 from voicesim.safetext import has_control
 
-ANGER_LEVELS = ("calm", "annoyed", "angry")
-"""Anger levels a scenario writes lines for, lowest first; their ranges are in data/customer_rules.toml."""
-STAGES = ("opening", "details", "solution", "closing")
-"""Stages of a call, in order."""
 REACTIONS = ("apology", "understanding", "good_question", "blame", "interrupted", "silence")
 """What the customer reacts to, each with its own lines."""
 ENDINGS = ("resolved", "hung_up", "turn_limit")
@@ -316,8 +313,6 @@ def _check_text(value: Any, where: KeyPath, out: list[tuple[KeyPath, str]]) -> N
 
 
 def _check_numbers(data: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
-    from voicesim.customer import load_rules  # lazy: customer imports this module
-
     top = load_rules().max_anger - 1
     start = data.get("start_anger")
     if _is_type(start, int) and not 0 <= start <= top:

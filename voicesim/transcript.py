@@ -28,10 +28,6 @@ class Transcript:
     duration_s: float | None = None
     """Length of the audio the words came from; None for typed text."""
 
-    @property
-    def has_timings(self) -> bool:
-        return bool(self.words) and all(w.start_s is not None for w in self.words)
-
     @classmethod
     def from_text(cls, text: str) -> Transcript:
         """A typed reply: words split on white space, no timings."""

@@ -38,7 +38,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from voicesim.audio import SAMPLE_RATE
+from voicesim.audio import SAMPLE_RATE, block_levels_dbfs, int16_to_float, level_dbfs
 from voicesim.resources import data_file
 
 FRAME_SAMPLES = 320
@@ -111,17 +111,11 @@ def hold_words(lang: str) -> frozenset[str]:
     return frozenset(w.lower() for w in tomllib.loads(path.read_text(encoding="utf-8")).get("hold_words", []))
 
 
-def frame_dbfs(frame: np.ndarray) -> float:
-    """RMS level of float samples in dBFS; -120 for digital silence."""
-    rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if len(frame) else 0.0
-    return 20.0 * np.log10(rms) if rms > 1e-6 else -120.0
-
-
 def as_float(chunk: np.ndarray) -> np.ndarray:
     """int16 microphone chunks or float samples -> float32 in [-1, 1]."""
     arr = np.asarray(chunk).reshape(-1)
     if arr.dtype == np.int16:
-        return arr.astype(np.float32) / 32768.0
+        return int16_to_float(arr)
     return arr.astype(np.float32, copy=False)
 
 
@@ -210,7 +204,7 @@ class TurnDetector:
 
     def _frame(self, frame: np.ndarray, customer_playing: bool) -> list[TurnEvent]:
         s = self.settings
-        level = frame_dbfs(frame)
+        level = level_dbfs(frame)
         self.level_dbfs = level
         start = self._fed
         self._fed += len(frame)
@@ -289,9 +283,7 @@ def speech_bounds(samples: np.ndarray, settings: TurnSettings = TurnSettings()) 
     n = len(x) // FRAME_SAMPLES
     if n == 0:
         return None
-    frames = x[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES).astype(np.float64)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    db = np.where(rms > 1e-6, 20 * np.log10(np.maximum(rms, 1e-12)), -120.0)
+    db = block_levels_dbfs(x, FRAME_SAMPLES)
     # The quietest tenth is the room; capped so a file that is all speech still finds its words.
     floor = max(min(float(np.percentile(db, 10)), -55.0), -90.0)
     voiced = np.nonzero(db >= max(floor + settings.margin_db, settings.min_speech_dbfs))[0]

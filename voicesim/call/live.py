@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voicesim.audio import SAMPLE_RATE, Audio
+from voicesim.audio import SAMPLE_RATE, Audio, int16_to_float
 from voicesim.call.mic import Microphone, StreamMicrophone
 from voicesim.call.prefetch import Prefetcher
 from voicesim.call.setup import CallResult, CallSetup, finish_call
@@ -123,7 +123,7 @@ class LiveCall:
                 except KeyboardInterrupt:
                     outcome = Outcome.INTERRUPTED
                 except VoicesimError as exc:
-                    from voicesim.headset import AudioDeviceLostError
+                    from voicesim.devices import AudioDeviceLostError
 
                     if not isinstance(exc, AudioDeviceLostError):
                         raise
@@ -218,7 +218,7 @@ class LiveCall:
     def _answer(self, customer: Customer, index: int, turn: _LiveTurn, transcript: Transcript) -> TurnRecord:
         """Score the finished reply and let (a fork of) the customer react."""
         self._partial = ""
-        audio = Audio(np.concatenate(turn.audio).astype(np.float32) / 32768.0) if turn.audio else Audio.silence(0)
+        audio = Audio(int16_to_float(np.concatenate(turn.audio))) if turn.audio else Audio.silence(0)
         reply = Reply(transcript, audio, turn.start_pos / SAMPLE_RATE, silent=not transcript.words,
                       response_delay_s=self._delay(turn), interruptions=turn.interruptions,
                       silence_prompts=tuple(turn.prompts))
@@ -304,7 +304,7 @@ class LiveCall:
         chunk = self.mic.read()
         if chunk is None:
             return []
-        session.recording.add_trainee(chunk.astype(np.float32) / 32768.0)
+        session.recording.add_trainee(int16_to_float(chunk))
         turn.audio.append(chunk)
         self._pos += len(chunk)
         events = self.detector.feed(chunk, customer_playing=customer_playing)

@@ -1,0 +1,1 @@
+"""The subcommands of ``voicesim``, one module each (voicesim/cli.py dispatches to them)."""

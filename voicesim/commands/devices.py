@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicesim.headset import NO_DEVICES_FIXES, NoAudioDeviceError, list_devices
+    from voicesim.devices import NO_DEVICES_FIXES, NoAudioDeviceError, list_devices
 
     devices = list_devices()
     if not devices:

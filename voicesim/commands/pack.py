@@ -125,7 +125,8 @@ def run_pack(args: argparse.Namespace) -> int:
 
 
 def _headset(args: argparse.Namespace):
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     line = Headset(output=args.output, input=args.input)
     try:

@@ -101,7 +101,8 @@ def _default_scenario(lang: str | None) -> str:
 
 def _headset_or_demo(args: argparse.Namespace, scenario_id: str, view):
     """The headset when one is there; else one clear message and the bundled demo replies."""
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     line = Headset(output=args.output, input=args.input)
     try:

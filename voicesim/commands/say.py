@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_wav(args.out, audio)  # refuses '' and unwritable places in one line
         return 0
-    from voicesim.headset import Headset, NoAudioDeviceError
+    from voicesim.devices import NoAudioDeviceError
+    from voicesim.headset import Headset
 
     try:
         Headset(output=None, input=None).play(audio)
