@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import multiprocessing
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -324,7 +325,10 @@ def run_jobs(jobs: Sequence[Job], scorers: dict[str, Scorer], workers: int, summ
         for job in jobs:
             _settle(job, _attempt(job), summary, warn, progress)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(scorers,))
+    # Spawned, not forked: a fork of a process whose ASR library runs threads (CTranslate2, after the
+    # parent looked at the Whisper model) can inherit a held lock and hang for good.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(scorers,))
     try:
         pending: dict[Future, Job] = {}
         queue = list(jobs)
@@ -345,6 +349,9 @@ def _attempt(job: Job) -> tuple[dict[str, Any], float] | str:
         return rescore_session(job.folder, job.scorer.version)
     except VoicesimError as exc:
         return str(exc)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        # A session.json edited or broken by hand in a way the checks above missed: one session, not the run.
+        return f"cannot rescore it ({type(exc).__name__}: {str(exc)[:80]})"
 
 
 def _settle(job: Job, result: tuple[dict[str, Any], float] | str, summary: Summary,
