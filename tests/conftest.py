@@ -17,6 +17,17 @@ pytest_plugins = ["virtual_headset", "cli_runner", "desk_sessions"]
 """Their `virtual_headset`, `cli` and `desk_sessions` fixtures are available to every test without an import."""
 
 
+def pytest_configure(config) -> None:
+    # The English personas speak with Piper (about 1 s a line, cold). Tests of the call's logic
+    # hear espeak-ng, the default engine, so a fresh machine's first run does not spend minutes
+    # rendering ~400 scenario lines; tests/test_voice.py unsets this and tests Piper itself.
+    import os
+
+    from voicesim.tts import ENGINE_ENV
+
+    os.environ.setdefault(ENGINE_ENV, "espeak")
+
+
 @pytest.fixture(scope="session")
 def real_speech_dir() -> Path:
     if not (REAL_SPEECH / "transcripts.tsv").is_file():

@@ -169,9 +169,11 @@ class PacedFileLine:
     block_s = 0.02
 
     def __init__(self, replies: Sequence[Audio], reply_gap_s: float = 0.4, noise_dbfs: float = -70.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, line_cap_s: float | None = None) -> None:
         self._replies = deque(replies)
         self.reply_gap_s = reply_gap_s
+        self.line_cap_s = line_cap_s
+        """Customer lines 'end' after this long: the turn benchmark measures the trainee's side, not the customer's."""
         self._noise = 10 ** (noise_dbfs / 20)
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
@@ -189,19 +191,27 @@ class PacedFileLine:
 
     def play_async(self, audio: Audio) -> None:
         now = time.monotonic()
+        duration = audio.duration_s if self.line_cap_s is None else min(audio.duration_s, self.line_cap_s)
         with self._lock:
             self.play_starts.append(now)
-            self._play_until = now + audio.duration_s
+            self._play_until = now + duration
             self._reply_due = self._play_until + self.reply_gap_s
 
     def stop_playback(self) -> float:
         with self._lock:
             self._play_until = min(self._play_until, time.monotonic())
+            self._reply_due = float("inf")  # a line broken off is not one to answer: wait for the next
         return 0.0
 
     @property
     def is_playing(self) -> bool:
         return time.monotonic() < self._play_until
+
+    @property
+    def replies_left(self) -> int:
+        """Replies not yet begun."""
+        with self._lock:
+            return len(self._replies)
 
     def open_input_stream(self, on_chunk: Callable[[np.ndarray], None], on_level=None):
         from voicesim.headset import InputStream

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ AGENT_REPLIES = Path(__file__).parent / "data" / "agent_replies_en.txt"
 # Measured on vosk-model-small-en-us-0.15 when these tests were written; the bounds leave margin.
 JFK_MAX_WER = 0.15  # measured 0.045 ("ask" heard as "as")
 DIGITS_MAX_WER = 0.45  # measured 0.333 ("nine oh two one oh" heard as "nah no to i know")
-PIPER_MAX_WER = 0.08  # measured 0.031 over 24 agent replies (Piper without sampling noise, Vosk seeded)
+PIPER_MAX_WER = 0.08  # measured 0.031 over 24 agent replies (Piper without sampling noise, Vosk without dither)
 
 MIC_BLOCK = 320
 """Samples per chunk in the streaming tests: 20 ms, a typical PortAudio block."""
@@ -256,6 +259,168 @@ def test_german_reply_is_transcribed_with_the_german_model(tmp_path: Path) -> No
     result = transcribe(load_audio(wav), lang="de", model=model)
     # A loose bound, not a measured one: no German model could be installed where this was written.
     assert word_error_rate(text, result.text) <= 0.5, result.text
+
+
+# --- no feature dither: nothing random, whatever else the process runs ------------------
+
+
+def test_transcribe_json_is_byte_identical_while_another_thread_draws_from_libc_rand(
+        real_speech_dir: Path, en_model) -> None:
+    """onnxruntime (Piper), PortAudio and the desk run threads beside Vosk; a shared rand() must not reach it."""
+    from cli_runner import run_cli
+
+    libc = ctypes.CDLL(None)
+    libc.rand.restype = ctypes.c_int
+
+    def transcribe_beside_rand() -> str:
+        stop = threading.Event()
+        calls = [0]
+
+        def draw() -> None:
+            while not stop.is_set():
+                for _ in range(1000):
+                    libc.rand()
+                calls[0] += 1000
+
+        drawer = threading.Thread(target=draw, daemon=True)
+        drawer.start()
+        try:
+            proc = run_cli("transcribe", str(real_speech_dir / "jfk.flac"), "--json")
+        finally:
+            stop.set()
+            drawer.join()
+        assert proc.returncode == 0, proc.stderr
+        assert calls[0] > 0, "the rand() thread never ran during the transcription"
+        return proc.stdout
+
+    first, second = transcribe_beside_rand(), transcribe_beside_rand()
+    assert first == second
+    assert json.loads(first)["words"]
+
+
+@pytest.fixture
+def user_model(tmp_path: Path) -> Path:
+    """A model folder of links to the installed English model's files, with its own conf/ to edit."""
+    from voicesim.models import resolve_model_path
+
+    real = resolve_model_path("en")
+    folder = tmp_path / "user-model"
+    for path in real.rglob("*"):
+        if path.is_file():
+            out = folder / path.relative_to(real)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent.name == "conf":
+                shutil.copy(path, out)
+            else:
+                out.symlink_to(path)
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every entry under `folder` with its mode, mtime and (for a small file) contents."""
+    return {
+        p.relative_to(folder).as_posix(): (p.lstat().st_mode, p.lstat().st_mtime_ns,
+                                           p.read_bytes() if p.is_file() and p.stat().st_size < 4096 else b"")
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def overlay_store(user_model: Path, tmp_path: Path, monkeypatch) -> Path:
+    """An empty model store for the overlays (set after user_model has found the installed model)."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("VOICESIM_MODELS_DIR", str(store))
+    return store
+
+
+def test_the_loaded_model_reads_a_copy_of_mfcc_conf_with_dither_0(user_model: Path, overlay_store: Path) -> None:
+    from voicesim.models import dither_free
+
+    folder = user_model
+    view = dither_free(folder)
+    assert view.parent == overlay_store / ".overlays"
+    conf = (view / "conf/mfcc.conf").read_text(encoding="utf-8")
+    assert conf == (folder / "conf/mfcc.conf").read_text(encoding="utf-8").rstrip("\n") + "\n--dither=0\n"
+    assert not (view / "conf/mfcc.conf").is_symlink()
+    linked = sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_symlink())
+    originals = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert linked == [name for name in originals if name != "conf/mfcc.conf"]
+    assert all((view / name).resolve() == (folder / name).resolve() for name in linked)
+
+
+def test_a_changed_model_gets_a_new_overlay_and_the_old_one_goes(user_model: Path, overlay_store: Path) -> None:
+    from voicesim.models import dither_free
+
+    folder = user_model
+    first = dither_free(folder)
+    assert dither_free(folder) == first  # unchanged: the same view, not rebuilt
+    conf = folder / "conf/mfcc.conf"
+    conf.write_text(conf.read_text(encoding="utf-8") + "--dither=1.0\n", encoding="utf-8")
+    second = dither_free(folder)
+    assert second != first and not first.exists()
+    assert (second / "conf/mfcc.conf").read_text(encoding="utf-8").endswith("--dither=1.0\n--dither=0\n")
+    (folder / "am" / "extra.txt").write_text("a file the model gained", encoding="utf-8")
+    third = dither_free(folder)
+    assert third not in (first, second) and not second.exists() and (third / "am/extra.txt").is_symlink()
+
+
+def test_a_deleted_overlay_is_recreated(user_model: Path, overlay_store: Path) -> None:
+    from voicesim.models import dither_free
+
+    folder = user_model
+    view = dither_free(folder)
+    shutil.rmtree(overlay_store / ".overlays")
+    assert dither_free(folder) == view
+    assert (view / "conf/mfcc.conf").read_text(encoding="utf-8").endswith("--dither=0\n")
+
+
+def test_a_read_only_model_folder_loads_and_stays_untouched(user_model: Path, overlay_store: Path, digits: Audio,
+                                                           digits_text: Transcript) -> None:
+    folder = user_model
+    dirs = [folder, *(p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())]
+    for path in (*folder.rglob("*"), folder):
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~0o222)
+    before = snapshot(folder)
+    try:
+        model = load_model(folder)
+        assert transcribe(digits, model=model) == digits_text
+        assert snapshot(folder) == before
+    finally:
+        for path in dirs:
+            path.chmod(0o755)
+
+
+def test_a_store_that_cannot_be_written_puts_the_overlay_in_a_private_temp_folder(
+        user_model: Path, overlay_store: Path, tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from voicesim.models import dither_free
+
+    overlay_store.write_text("a file where the store folder should be", encoding="utf-8")  # mkdir fails, even for root
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    view = dither_free(user_model)
+    assert view.parent.parent == tmp_path / "tmp" / f"voicesim-{os.getuid()}"
+    assert (view.parent.parent.stat().st_mode & 0o777) == 0o700
+    assert (view / "conf/mfcc.conf").read_text(encoding="utf-8").endswith("--dither=0\n")
+
+
+@pytest.mark.parametrize(("layout", "conf"), [
+    ({"am/final.mdl": "", "conf/model.conf": "", "conf/fbank.conf": "--num-mel-bins=80"}, "conf/fbank.conf"),
+    ({"final.mdl": "", "mfcc.conf": "--use-energy=false\r\n"}, "mfcc.conf"),  # Vosk's old layout
+])
+def test_the_overlay_edits_the_feature_config_vosk_reads_in_each_layout(
+        layout: dict[str, str], conf: str, tmp_path: Path, overlay_store: Path) -> None:
+    from voicesim.models import dither_free
+
+    folder = tmp_path / "layout"
+    for name, text in layout.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    view = dither_free(folder)
+    assert (view / conf).read_text(encoding="utf-8") == layout[conf].rstrip("\r\n") + "\n--dither=0\n"
+    assert all((view / name).is_symlink() for name in layout if name != conf)
 
 
 # --- word error rate (pure) -----------------------------------------------------------

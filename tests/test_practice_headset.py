@@ -157,8 +157,11 @@ def test_a_well_answered_call_resolves(virtual_headset, tmp_path: Path):
     result, data, shown = live_call(replies, tmp_path, virtual_headset)
     assert result.outcome == "resolved", shown
     assert data["mode"] == "live" and data["outcome"] == "resolved"
-    assert all(t["interruptions"] == 0 for t in data["turns"])
+    # The customer's false starts in the demo replies' comma pauses are theirs, not the trainee's interruptions.
+    assert all(t["interruptions"] == 0 for t in data["turns"]), shown
     assert all(t["end_of_turn_latency_s"] is not None for t in data["turns"])
+    assert all(t["end_of_turn"]["p_end"] is not None for t in data["turns"])
+    assert all(f["evidence"]["complete"] for t in data["turns"] for f in t["false_starts"])
     assert "sorry" in data["turns"][0]["trainee"]["text"]
     audio, rate = sf.read(result.session_dir / "recording.wav")
     assert audio.shape[1] == 2 and audio.shape[0] / rate > 20

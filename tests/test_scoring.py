@@ -171,7 +171,8 @@ def test_another_language_is_noted(en):
     text = "Es tut mir leid, das war unser Fehler. Wann ist das Problem zum ersten Mal aufgetreten?"
     card = score_reply(Transcript.from_text(text), en, other_packs=[de])
     assert any(f"looks like {de.name}" in n and "--lang de" in n for n in card.notes)
-    assert not score_reply(Transcript.from_text(GOOD), en, other_packs=[de]).notes
+    # Corrected with the learned layer: a card without it notes that, so look for language notes only.
+    assert not [n for n in score_reply(Transcript.from_text(GOOD), en, other_packs=[de]).notes if "looks like" in n]
 
 
 def test_ten_thousand_words_score_whole_with_a_note(en):

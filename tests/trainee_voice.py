@@ -29,7 +29,7 @@ REPLIES_DIR = TESTS / "data" / "trainee"
 INDEX = REPLIES_DIR / "index.tsv"
 """file, length_scale, text: what each WAV says, for people and for the render script."""
 MAKE = "scripts/make_test_replies"
-CORPUS_SOURCES = ("test_asr.py", "test_audio_path.py")
+CORPUS_SOURCES = ("test_asr.py", "test_audio_path.py", "test_live_loop.py")
 """Test files whose speak() texts come from corpora at run time; corpus_requests() reads them the tests' way."""
 
 
@@ -100,9 +100,13 @@ def corpus_requests() -> set[tuple[str, float]]:
     """The pairs of CORPUS_SOURCES, picked by the tests' own functions so a changed pick follows along."""
     import test_asr
     import test_audio_path
+    import test_live_loop
+    import turn_replies
 
     return {(t, 1.0) for t in test_asr.agent_replies()} | {
         (row["text"], test_audio_path.CALM_LENGTH_SCALE) for row in test_audio_path.pick_replies()
+    } | {(t, 1.0) for first, second, *_ in test_live_loop.PAUSES_INSIDE_A_REPLY for t in (first, second)} | {
+        (text, turn_replies.LENGTH_SCALE) for reply in (*turn_replies.REPLIES, turn_replies.THINKING_PAUSE) for text, _ in reply
     }
 
 

@@ -18,11 +18,13 @@ from collections.abc import Iterable
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 # A word is letters/digits, optionally joined by inner apostrophes: "don't", "customer's".
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_SAME_WORD = {"oh": "zero"}
+"""Words that count as one: a digit 0 is said "oh" or "zero", and an engine cannot know which the reference wrote."""
 
 
 def normalize_words(text: str) -> list[str]:
-    """Lower-case words without punctuation; hyphens split words ("e-mail" -> "e", "mail")."""
-    return _WORD.findall(text.lower().translate(_APOSTROPHES))
+    """Lower-case words without punctuation; hyphens split words ("e-mail" -> "e", "mail"); "oh" counts as "zero"."""
+    return [_SAME_WORD.get(w, w) for w in _WORD.findall(text.lower().translate(_APOSTROPHES))]
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:

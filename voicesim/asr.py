@@ -22,12 +22,13 @@ delivers them:
 [('and', 0.3, 0.6, 1.0)]
 
 Word times count from the start of the turn (the last :meth:`Recognizer.finish`), rounded to milliseconds, so the same audio gives the same
-numbers byte for byte (see :func:`_seed_dither`).
+numbers byte for byte: Vosk runs every model without feature dither (see
+:func:`voicesim.models.dither_free`), so no random numbers are drawn, whatever else
+the process runs.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import threading
@@ -44,8 +45,6 @@ from voicesim.transcript import Transcript, Word
 
 # Kaldi logs every model load to stderr; the CLI promises clean, one-line errors.
 vosk.SetLogLevel(-1)
-
-_LIBC = ctypes.CDLL(None)
 
 CHUNK_S = 0.25
 """Chunk length :func:`transcribe` feeds Vosk; endpoints are checked once per chunk."""
@@ -80,20 +79,22 @@ class Final:
 
 
 def load_model(path: str | Path) -> vosk.Model:
-    """Load the Vosk model folder at `path`, once per process and path."""
+    """Load the Vosk model folder at `path` without feature dither, once per process and model state."""
+    from voicesim.models import dither_free
+
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise VoicesimError(
             f"Vosk model folder {folder} does not exist; "
             "give an unpacked model folder (`voicesim models list` shows the installed ones)"
         )
-    return _load_model_once(str(folder))
+    return _load_model_once(str(dither_free(folder)), str(folder))
 
 
 @functools.cache
-def _load_model_once(folder: str) -> vosk.Model:
+def _load_model_once(view: str, folder: str) -> vosk.Model:
     try:
-        return vosk.Model(folder)
+        return vosk.Model(view)
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise VoicesimError(
             f"Vosk could not load a model from {folder} ({exc}); check it is an unpacked Vosk model or fetch it again"
@@ -254,22 +255,11 @@ def transcribe(audio: Audio, lang: str = "en", model: vosk.Model | str | Path | 
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
     rec = Recognizer(model_for(lang, model), partials=False)
-    _seed_dither()
     pcm = audio.to_int16()
     step = int(CHUNK_S * SAMPLE_RATE)
     for start in range(0, len(pcm), step):
         rec.feed(pcm[start : start + step])
     return rec.finish()
-
-
-def _seed_dither() -> None:
-    """Make Kaldi's feature dither repeatable, so the same audio gives the same confidences.
-
-    Kaldi adds dither noise drawn from the C library's global rand(); unseeded, a second
-    transcription in the same process gets slightly different word confidences. Two
-    transcriptions running at once in threads still share the one generator.
-    """
-    _LIBC.srand(0)
 
 
 def _pcm16_bytes(chunk: np.ndarray | bytes) -> bytes:

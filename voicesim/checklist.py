@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from voicesim.language import TEXT_CHECK_IDS, CheckRules, LanguagePack, Pattern
+from voicesim.prosody import PAUSE_MIN_S
 from voicesim.scorecard import CheckResult, Evidence
 from voicesim.transcript import Transcript, Word
 
@@ -60,7 +61,8 @@ class Reply:
     """Index into ``words`` of the word each token came from."""
     words: tuple[Word, ...]
     sentences: tuple[tuple[int, int, str], ...]
-    """(first token, end token, end mark) per sentence; mark is '?', '.', or '' when unpunctuated."""
+    """(first token, end token, end mark) per sentence; mark is '?', '.', or '' when unpunctuated
+    (ASR text: a sentence ends at a pause of PAUSE_MIN_S or more)."""
     pause_after: frozenset[int]
     """Token indices followed by a comma or sentence end: a negation does not reach across."""
     negators: frozenset[int]
@@ -124,11 +126,28 @@ def normalize(transcript: Transcript, pack: LanguagePack) -> Reply:
         trail = raw[len(raw.rstrip("".join(_SENTENCE_END | _PAUSE) + "\"')»“”")) :]
         if _SENTENCE_END & set(trail):
             ends[len(tokens) - 1] = "?" if "?" in trail else "."
+        elif _paused_after(words, index) and not _continues(words, index, pack):
+            # Vosk writes no punctuation; a pause is where a spoken sentence ends.
+            ends[len(tokens) - 1] = ""
         elif _PAUSE & set(trail):
             pauses.add(len(tokens) - 1)
     sentences = _sentences(len(tokens), ends)
     reply = Reply(tuple(tokens), tuple(word_of), tuple(words), sentences, frozenset(pauses | set(ends)), frozenset())
     return dataclasses.replace(reply, negators=_negators(reply, pack))
+
+
+def _paused_after(words: tuple[Word, ...], index: int) -> bool:
+    """A silence of at least PAUSE_MIN_S between this word and the next (timed words only)."""
+    if index + 1 >= len(words):
+        return False
+    end, start = words[index].end_s, words[index + 1].start_s
+    return end is not None and start is not None and start - end >= PAUSE_MIN_S
+
+
+def _continues(words: tuple[Word, ...], index: int, pack: LanguagePack) -> bool:
+    """The next word is a clause break ("but", "aber"): a pause before it is a comma, not a sentence end."""
+    nxt = _word_tokens(words[index + 1].word.casefold(), pack)
+    return bool(nxt) and nxt[0] in pack.negation.clause_breaks
 
 
 def _word_tokens(raw: str, pack: LanguagePack) -> list[str]:

@@ -83,6 +83,11 @@ class LiveView:
         label = f"{BOLD}Customer:{RESET}" if self.tty else "Customer:"
         self._line(f"{label} {text}" + (" [cut off]" if interrupted else ""))
 
+    def false_start(self) -> None:
+        """The customer began to answer in a pause and stopped: their mistake, not an interruption by the trainee."""
+        label = f"{DIM}Customer:{RESET}" if self.tty else "Customer:"
+        self._line(f"{label} (starts to answer, stops: you were not finished)")
+
     def listening(self, level_dbfs: float, partial: str) -> None:
         """Redraw the status line: level meter and what Vosk hears so far (terminal only)."""
         if not self.tty:

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -438,3 +439,124 @@ def _move_into_place(staging: Path, target: Path) -> None:
         raise VoicesimError(f"cannot move the unpacked model into {target} ({exc.strerror}); check that folder") from None
     if parking is not None:
         shutil.rmtree(parking, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- dither-free overlays
+
+OVERLAYS_DIR = ".overlays"
+"""Folder in the store holding dither-free views of model folders; safe to delete at any time."""
+_NO_DITHER = "--dither=0"
+_OVERLAY_SOURCE = ".source"
+"""File in an overlay naming the model folder it views (Vosk ignores it)."""
+
+
+def dither_free(folder: Path) -> Path:
+    """A view of the model ``folder`` whose feature extraction adds no dither; ``folder`` is not touched.
+
+    Why: Kaldi dithers every feature frame with noise from the C library's global
+    rand(), which any thread in the process (onnxruntime, PortAudio callbacks, …) may
+    also draw from, so the same audio would not give the same confidences. Vosk reads
+    feature options only from the model's ``mfcc.conf`` (or ``fbank.conf``); the view
+    is ``<store>/.overlays/<name>-<hash>/`` (in the temp dir when the store is read-only),
+    symlinks to every file of ``folder`` except that config, which is a copy ending in
+    ``--dither=0`` (the last value Kaldi reads wins). The hash covers the folder's path,
+    its file list with sizes and times, and the config's text, so a changed model gets a
+    fresh view; a deleted view is rebuilt.
+    """
+    folder = folder.resolve()
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    conf = _feature_conf(folder)
+    if conf is None:
+        return folder  # Vosk will refuse it anyway and say why
+    digest = hashlib.sha256(str(folder).encode())
+    for path in files:
+        info = path.stat()
+        digest.update(f"\0{path.relative_to(folder)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    digest.update(conf.read_bytes())
+    name = f"{folder.name}-{digest.hexdigest()[:16]}"
+    failures = []
+    for overlays, shared_parent in _overlay_roots():
+        try:
+            if shared_parent:
+                _own_private_dir(overlays.parent)
+            target = _build_overlay(overlays / name, folder, files, conf)
+        except OSError as exc:
+            failures.append(f"{overlays}: {exc.strerror or exc}")
+            continue
+        _remove_stale_overlays(overlays, folder.name, keep=target)
+        return target
+    raise VoicesimError(
+        f"cannot write a dither-free view of the model {folder} ({'; '.join(failures)}); "
+        f"set {STORE_ENV} to a writable folder"
+    )
+
+
+def _overlay_roots() -> list[tuple[Path, bool]]:
+    """Where overlays go, and whether that folder's parent is shared with other users.
+
+    The store first; when it is read-only, a private folder in the temp dir.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return [(store_dir() / OVERLAYS_DIR, False),
+            (Path(tempfile.gettempdir()) / f"voicesim-{uid}" / OVERLAYS_DIR, True)]
+
+
+def _own_private_dir(path: Path) -> None:
+    """Make ``path`` ours alone, or refuse it: in a shared temp dir another user could plant a config."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+        raise PermissionError(errno.EPERM, "not a folder of this user's own", str(path))
+
+
+def _build_overlay(target: Path, folder: Path, files: list[Path], conf: Path) -> Path:
+    """``target`` as a complete view of ``folder``, built aside and renamed into place in one step."""
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.build-", dir=target.parent))
+    try:
+        _fill_overlay(staging, folder, files, conf)
+        staging.chmod(0o755)
+        os.rename(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.is_dir():  # else another process built the same view first; theirs is as good
+            raise
+    return target
+
+
+def _feature_conf(folder: Path) -> Path | None:
+    """The feature config Vosk reads for ``folder`` (``Model::ConfigureV1/V2``, ``ReadDataFiles``)."""
+    v2 = (folder / "am/final.mdl").is_file() and (folder / "conf/model.conf").is_file()
+    base = folder / "conf" if v2 else folder
+    return next((c for c in (base / "mfcc.conf", base / "fbank.conf") if c.is_file()), None)
+
+
+def _fill_overlay(staging: Path, folder: Path, files: list[Path], conf: Path) -> None:
+    (staging / _OVERLAY_SOURCE).write_text(str(folder), encoding="utf-8")
+    for path in files:
+        out = staging / path.relative_to(folder)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if path == conf:
+            out.write_bytes(path.read_bytes().rstrip(b"\r\n") + f"\n{_NO_DITHER}\n".encode())
+        else:
+            out.symlink_to(path)
+
+
+def _remove_stale_overlays(overlays: Path, name: str, keep: Path) -> None:
+    """Drop views of an earlier state of the same folder, and views whose model is gone.
+
+    A Vosk model reads its files once while it loads, so a process still using a
+    removed view is not disturbed.
+    """
+    source = (keep / _OVERLAY_SOURCE).read_text(encoding="utf-8")
+    for old in overlays.glob(f"{name}-*"):
+        if old == keep or not old.is_dir() or old.is_symlink():
+            continue
+        try:
+            viewed = (old / _OVERLAY_SOURCE).read_text(encoding="utf-8")
+        except OSError:
+            viewed = ""  # half-built by a killed process, or not ours
+        if viewed and (viewed == source or not Path(viewed).is_dir()):
+            shutil.rmtree(old, ignore_errors=True)

@@ -314,6 +314,24 @@ def _final_change(track: _PitchTrack) -> float | None:
     return float(slope * np.ptp(t))
 
 
+def final_pitch(audio: Audio) -> tuple[float | None, float] | None:
+    """(rise in semitones over the last 0.4 s of voicing or None, last voiced F0 minus the median F0 in semitones).
+
+    For the turn detector: a fall to low in the voice's range closes a statement; level or
+    rising pitch before a pause usually promises more. None when too little is voiced.
+    """
+    x = np.asarray(audio.samples, dtype=np.float32)
+    hop = int(round(BLOCK_S * audio.sample_rate))
+    n = len(x) // hop
+    if n == 0:
+        return None
+    track = _pitch_track(x[: n * hop], audio.sample_rate, hop, _active_blocks(block_levels_dbfs(x[: n * hop], hop)))
+    if len(track.f0_hz) < 4:
+        return None
+    semis = 12.0 * np.log2(track.f0_hz)
+    return _final_change(track), float(np.median(semis[-3:]) - np.median(semis))
+
+
 def _pace(words: Sequence[Word]) -> dict[str, float | int]:
     """Rate, delay and pauses from word timings; empty when there are no timed words."""
     if not words:

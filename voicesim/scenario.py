@@ -51,16 +51,22 @@ KeyPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Voice:
-    """How the customer's voice is set up for espeak-ng (maps onto ``voicesim.tts.VoiceSettings``)."""
+    """How the customer's voice is set up (maps onto ``voicesim.tts.VoiceSettings``)."""
 
     rate: int
-    """Words per minute."""
+    """espeak: words per minute."""
     pitch: int
-    """0–100, espeak's scale."""
+    """espeak: 0–100, espeak's scale."""
     volume: float
     """0–1."""
     variant: str
     """espeak-ng voice variant, e.g. 'f3' or 'm2'."""
+    engine: str = "espeak"
+    """"espeak" (default, every language) or "piper" (a neural voice; see voicesim/data/voices.toml)."""
+    semitones: float = 0.0
+    """piper: pitch shift from the voice's own pitch, -6..6."""
+    pace: float = 1.0
+    """piper: speed factor, 1.0 is the voice's own pace."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,10 @@ class Scenario:
     """sha256 of the file's bytes, recorded in sessions."""
 
     def voice_settings(self):
-        """The persona's voice as ``voicesim.tts.VoiceSettings`` (imported lazily: TTS is an I/O edge)."""
-        from voicesim.tts import VoiceSettings
+        """The persona's voice as ``voicesim.tts.VoiceSettings``, knowing each line's anger (imported lazily: TTS is an I/O edge)."""
+        from voicesim.scenario_voice import voice_settings
 
-        v = self.persona.voice
-        return VoiceSettings(rate=v.rate, pitch=v.pitch, volume=v.volume, variant=v.variant, lang=self.lang)
+        return voice_settings(self)
 
 
 @dataclass(frozen=True)
@@ -256,8 +261,11 @@ def _check_lines(lines: Any, where: KeyPath, out: list[tuple[KeyPath, str]]) -> 
 
 def _check_voice(voice: dict[str, Any], out: list[tuple[KeyPath, str]]) -> None:
     where = ("persona", "voice")
-    _check_table(voice, where, {"rate": int, "pitch": int, "volume": float, "variant": str}, out=out)
-    for key, low, high in (("rate", 80, 450), ("pitch", 0, 100), ("volume", 0.0, 1.0)):
+    spec = {"rate": int, "pitch": int, "volume": float, "variant": str, "engine": str, "semitones": float, "pace": float}
+    _check_table(voice, where, spec, out=out, optional=frozenset({"engine", "semitones", "pace"}))
+    if _is_type(voice.get("engine"), str) and voice["engine"] not in ("espeak", "piper"):
+        out.append((where + ("engine",), f"'persona.voice.engine' is '{voice['engine']}'; it must be \"espeak\" or \"piper\""))
+    for key, low, high in (("rate", 80, 450), ("pitch", 0, 100), ("volume", 0.0, 1.0), ("semitones", -6.0, 6.0), ("pace", 0.5, 2.0)):
         value = voice.get(key)
         if _is_type(value, float) and not low <= value <= high:
             out.append((where + (key,), f"'persona.voice.{key}' is {value}; it must be between {low} and {high}"))
@@ -474,7 +482,9 @@ def _build(data: dict[str, Any], path: Path) -> Scenario:
         title=data["title"],
         persona=Persona(
             name=data["persona"]["name"],
-            voice=Voice(rate=voice["rate"], pitch=voice["pitch"], volume=float(voice["volume"]), variant=voice["variant"]),
+            voice=Voice(rate=voice["rate"], pitch=voice["pitch"], volume=float(voice["volume"]), variant=voice["variant"],
+                        engine=voice.get("engine", "espeak"), semitones=float(voice.get("semitones", 0.0)),
+                        pace=float(voice.get("pace", 1.0))),
         ),
         situation=" ".join(data["situation"].split()),
         wants=" ".join(data["wants"].split()),

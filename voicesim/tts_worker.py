@@ -5,7 +5,7 @@ when a line arrives. It reads one JSON request from stdin, writes a 16-bit WAV a
 espeak-ng's 22050 Hz and exits; problems leave as one line on stderr, exit code 3::
 
     $ echo '{"text": "Hello there", "voice": "en-us+m3", "variant": "m3", "rate": 160,
-    ...      "pitch": 50, "volume": 1.0, "wav": "/tmp/hello.wav"}' | python -m voicesim.tts_worker
+    ...      "pitch": 50, "range": 50, "volume": 1.0, "wav": "/tmp/hello.wav"}' | python -m voicesim.tts_worker
 
 Why a fresh process per line rather than one long-lived engine:
 
@@ -31,6 +31,9 @@ import threading
 
 LIBRARY_ENV = "VOICESIM_ESPEAK_LIBRARY"
 """Environment variable naming the libespeak-ng shared library to use instead of the system's."""
+
+PITCH_RANGE = {"value": 50}
+"""espeak-ng pitch range 0-100 for the line being spoken; pyttsx3 has no property for it."""
 
 EXIT_PROBLEM = 3
 """Exit code when the line could not be rendered; stderr then holds one line saying why."""
@@ -98,6 +101,8 @@ def _make_synchronous(espeak) -> None:
         return initialize(espeak.AUDIO_OUTPUT_SYNCHRONOUS, *args, **kwargs)
 
     def synth_then_end(*args, **kwargs):
+        # Set here, after pyttsx3 has applied the voice, which resets the range to the voice's own.
+        espeak.SetParameter(espeak.RANGE, PITCH_RANGE["value"], 0)
         synth(*args, **kwargs)
         events = (espeak.EVENT * 2)()
         events[0].type = espeak.EVENT_MSG_TERMINATED
@@ -129,6 +134,7 @@ def render(engine, request: dict) -> None:
     engine.setProperty("pitch", request["pitch"])
     engine.setProperty("rate", request["rate"])
     engine.setProperty("volume", request["volume"])
+    PITCH_RANGE["value"] = int(request.get("range", 50))
     engine.save_to_file(request["text"], request["wav"])
     engine.runAndWait()
     # The driver sends finished-utterance once it has written the WAV; in synchronous mode

@@ -11,35 +11,51 @@ far, so tests can use synthetic audio.
 >>> tone = (0.3 * np.sin(np.arange(16000) * 0.2)).astype(np.float32)
 >>> events = det.feed(tone, customer_playing=False) + det.feed(np.zeros(16000, np.float32), customer_playing=False)
 >>> [str(e.kind) for e in events]
-['speech_start', 'end_of_turn']
+['speech_start', 'pause']
+>>> evidence = det.judge("so could you tell me your order number")
+>>> evidence.complete, evidence.pitch, evidence.hold_s < 0.4
+('question', 'level', True)
+>>> [str(e.kind) for e in det.feed(np.zeros(320, np.float32), customer_playing=False)]
+['end_of_turn']
 
-How the end of a turn is decided (why two holds): people leave about 200 ms
-between turns, but pause to think in the middle of a sentence, mostly after a
-filler or a word that promises more ("um", "and", "because", "the"). So after
-speech the turn ends after ``quick_hold_s`` (0.16 s) of silence, or ``end_hold_s``
-(0.7 s) when the words so far promise more. Which words those are comes from Vosk
-itself: the call loop flushes the recognizer at END_OF_TURN and, if the last word is
-open, calls :meth:`keep_waiting`; a final result from Vosk's endpointer during the
-silence ends the turn at once, or holds it when it ends open. Live partial transcripts
-are not used for this: they lag the audio by a few hundred ms, so in the silence a
-partial often still ends on a word the trainee has already followed ("... must be
-for" before "you"), which used to hold finished turns for the long hold. After
-END_OF_TURN the detector waits for the call loop: :meth:`start_listening` (the
-customer answers) or :meth:`keep_waiting`.
+How the end of a turn is decided. People leave about 200 ms between turns, but not by
+answering every short silence: they predict the end from what was said and how. They
+also pause 300-700 ms between sentences of one turn, and longer to think mid-clause.
+So a short silence (``probe_s``) is only a PAUSE: the call loop flushes Vosk and hands
+the words so far to :meth:`TurnDetector.judge`, which weighs
+
+* the words: a question, a closing or a complete proposal ends a turn; an apology or
+  acknowledgement usually opens one; a last word like "and", "the", "um" promises more
+  (phrase lists in ``data/turns/<lang>.toml``);
+* the prosody at the pause: falling pitch to low in the voice's range closes a
+  statement, level pitch holds the floor; final lengthening and fading energy;
+
+into an end-of-turn probability ``p_end`` (a small logistic rule, as pipecat's
+smart-turn and LiveKit's turn detector frame it), and turns it into a hold: the silence
+that must pass before END_OF_TURN, from 0.16 s (p_end near 1) to 1.2 s (near 0).
+The evidence travels with the END_OF_TURN event (:class:`TurnEvidence`) so a trainer
+can see why the customer spoke when it did. ``TurnSettings(predictive=False)`` keeps the
+old detector for comparison: the quick hold after any word that does not promise more.
+
+Live partial transcripts are not used: they lag the audio by a few hundred ms.
+After END_OF_TURN the detector waits for the call loop's :meth:`start_listening`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import tomllib
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 import numpy as np
 
-from voicesim.audio import SAMPLE_RATE, block_levels_dbfs, int16_to_float, level_dbfs
+from voicesim.audio import SAMPLE_RATE, Audio, block_levels_dbfs, int16_to_float, level_dbfs
 from voicesim.resources import data_file
+from voicesim.transcript import Word
 
 FRAME_SAMPLES = 320
 """20 ms analysis frames: short enough for a quick end of turn, long enough for a stable level."""
@@ -56,6 +72,8 @@ class TurnEventKind(StrEnum):
     """What the detector noticed; str-valued, so logs and JSON read as plain words."""
 
     SPEECH_START = "speech_start"
+    PAUSE = "pause"
+    """Speech stopped for ``probe_s``: the call loop flushes the words and calls :meth:`TurnDetector.judge`."""
     END_OF_TURN = "end_of_turn"
     BARGE_IN = "barge_in"
     """The trainee started speaking while the customer talked (after the grace period)."""
@@ -64,6 +82,7 @@ class TurnEventKind(StrEnum):
 
 # Short names, as the detector and its tests use them.
 SPEECH_START = TurnEventKind.SPEECH_START
+PAUSE = TurnEventKind.PAUSE
 END_OF_TURN = TurnEventKind.END_OF_TURN
 BARGE_IN = TurnEventKind.BARGE_IN
 SILENCE_TIMEOUT = TurnEventKind.SILENCE_TIMEOUT
@@ -73,10 +92,16 @@ SILENCE_TIMEOUT = TurnEventKind.SILENCE_TIMEOUT
 class TurnSettings:
     """Tuning of the turn detector; defaults suit a close-talking headset microphone."""
 
-    end_hold_s: float = 0.7
-    """Trailing silence that ends a turn while the words so far promise more (or are unknown)."""
+    predictive: bool = True
+    """Weigh words and prosody into the hold (:meth:`TurnDetector.judge`); False: the old silence rule."""
     quick_hold_s: float = 0.16
-    """Trailing silence that ends a turn whose live transcript reads as finished."""
+    """Shortest hold: a turn that is surely finished. Also the old rule's hold after any finished word."""
+    max_hold_s: float = 1.2
+    """Longest hold: a turn that surely goes on ("... and um"); beyond it people expect an answer."""
+    end_hold_s: float = 0.7
+    """The old rule's hold after a word that promises more."""
+    probe_s: float = 0.16
+    """Silence after which the words are flushed and judged (a PAUSE)."""
     min_speech_s: float = 0.25
     """Voiced time a turn needs before it can end; shorter blips (a cough, a click) don't count."""
     onset_s: float = 0.06
@@ -92,6 +117,31 @@ class TurnSettings:
 
 
 @dataclass(frozen=True)
+class TurnEvidence:
+    """Why the detector ended (or would end) the turn where it did; session.json keeps it per turn."""
+
+    silence_s: float
+    """Silence since the last voiced frame: when judged, and in an END_OF_TURN event the silence held."""
+    hold_s: float
+    """Silence the detector waits before the customer may answer."""
+    complete: str
+    """What the words so far read as: question, closing, proposal, statement, preface, open or unknown."""
+    pitch: str
+    """Pitch at the pause: falling, level, rising or unknown."""
+    lengthened: bool
+    """The last word was drawn out against the turn's pace (final lengthening)."""
+    fading: bool
+    """The voice got quieter towards the pause."""
+    p_end: float | None
+    """Probability that the turn is over; None for the old silence rule."""
+    last_words: str
+    """The end of what was said, as the detector judged it."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TurnEvent:
     """Something the call loop must react to."""
 
@@ -100,15 +150,215 @@ class TurnEvent:
     """Seconds of audio fed when it was decided."""
     speech_end_s: float | None = None
     """END_OF_TURN: where the last voiced frame ended (for end-of-turn latency)."""
+    evidence: TurnEvidence | None = None
+    """END_OF_TURN: what the detector saw (None when a turn was cut at its maximum length)."""
+
+
+@dataclass(frozen=True)
+class TurnPhrases:
+    """A language's cues for the end of a turn, from data/turns/<lang>.toml (lower case, as Vosk writes)."""
+
+    hold_words: frozenset[str] = frozenset()
+    """Last words after which a speaker goes on: fillers, conjunctions, articles."""
+    lead_ins: frozenset[str] = frozenset()
+    """Words skipped at the start of a phrase before matching ("and", "so", "okay")."""
+    question_openers: tuple[tuple[str, ...], ...] = ()
+    """Phrase starts that make it a question ("could you", "when did")."""
+    tag_endings: tuple[tuple[str, ...], ...] = ()
+    """Phrase ends that hand the turn over ("is that okay", "right")."""
+    closings: tuple[tuple[str, ...], ...] = ()
+    """Phrase ends that close a turn or the call ("thank you", "goodbye")."""
+    proposal_openers: tuple[tuple[str, ...], ...] = ()
+    """Phrase starts of an offer or commitment ("i will", "i can offer")."""
+    clause_openers: tuple[tuple[str, ...], ...] = ()
+    """Phrase starts of a clause that promises a main clause ("because", "if")."""
+    coordinators: frozenset[str] = frozenset()
+    """Words that join a phrase to the one before ("and", "or"): it continues that phrase's kind."""
+    preface_markers: tuple[tuple[str, ...], ...] = ()
+    """Phrases that usually open a reply rather than end it (an apology, an acknowledgement)."""
 
 
 @functools.cache
-def hold_words(lang: str) -> frozenset[str]:
-    """Words after which a speaker usually goes on (fillers, conjunctions, articles), from data/turns/<lang>.toml."""
+def turn_phrases(lang: str) -> TurnPhrases:
+    """The end-of-turn cues for `lang`; empty cues (silence and prosody only) when it has no file."""
     path = data_file("turns", f"{lang}.toml")
     if not path.is_file():
-        return frozenset()
-    return frozenset(w.lower() for w in tomllib.loads(path.read_text(encoding="utf-8")).get("hold_words", []))
+        return TurnPhrases()
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def phrases(key: str) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(p.lower().split()) for p in data.get(key, []))
+
+    return TurnPhrases(
+        hold_words=frozenset(w.lower() for w in data.get("hold_words", [])),
+        lead_ins=frozenset(w.lower() for w in data.get("lead_ins", [])),
+        question_openers=phrases("question_openers"),
+        tag_endings=phrases("tag_endings"),
+        closings=phrases("closings"),
+        proposal_openers=phrases("proposal_openers"),
+        clause_openers=phrases("clause_openers"),
+        coordinators=frozenset(w.lower() for w in data.get("coordinators", [])),
+        preface_markers=phrases("preface_markers"),
+    )
+
+
+PHRASE_GAP_S = 0.25
+"""A gap between recognized words this long separates phrases (sentences, clauses)."""
+TAG_MIN_WORDS = 3
+"""A tag ending ("..., right") needs words before it; "okay" alone opens a reply."""
+
+
+def phrase_starts(words: Sequence[Word], since: int = 0) -> list[int]:
+    """Indices where a phrase begins: 0, `since`, and every word after a pause between recognized words."""
+    starts = sorted({0, since})
+    for i in range(since + 1, len(words)):
+        a, b = words[i - 1], words[i]
+        if a.end_s is not None and b.start_s is not None and b.start_s - a.end_s >= PHRASE_GAP_S:
+            starts.append(i)
+    return starts
+
+
+def last_phrase(words: Sequence[Word], since: int = 0) -> list[str]:
+    """The words after the last pause between recognized words, and not before index `since`."""
+    return [w.word.lower() for w in words[phrase_starts(words, since)[-1] :]]
+
+
+def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0) -> str:
+    """What the words so far read as at a pause: question, closing, proposal, statement, preface, open, unknown.
+
+    `phrase_from`: index of the first word after the previous pause, when the caller knows
+    it (the live loop flushes Vosk at every pause); word gaps find later ones.
+    """
+    if not words:
+        return "unknown"
+    tokens = [w.word.lower() for w in words]
+    if tokens[-1] in cues.hold_words:
+        return "open"
+    starts = phrase_starts(words, min(phrase_from, len(words) - 1))
+    phrase = tokens[starts[-1] :]
+    core = _core(phrase, cues)
+    if _ends_with(phrase, cues.closings):
+        return "closing"
+    if len(tokens) >= TAG_MIN_WORDS and _ends_with(tokens, cues.tag_endings):
+        return "question"  # also a tag after its own pause: "... still correct, [pause] right"
+    if not core:
+        return "open"  # only "okay", "so", "well": a reply is starting
+    if _starts_with(core, cues.question_openers):
+        return "question"
+    if _starts_with(core, cues.clause_openers):
+        return "open"
+    if _starts_with(core, cues.proposal_openers):
+        return "proposal"
+    continued = _continued_kind(phrase, tokens, starts[:-1], cues)
+    if continued:
+        return continued
+    if _contains(phrase, cues.preface_markers):
+        return "preface"
+    return "statement"
+
+
+def _core(phrase: list[str], cues: TurnPhrases) -> list[str]:
+    """The phrase without its lead-ins ("and so okay ...")."""
+    i = 0
+    while i < len(phrase) and phrase[i] in cues.lead_ins:
+        i += 1
+    return phrase[i:]
+
+
+def _continued_kind(phrase: list[str], tokens: list[str], earlier: list[int], cues: TurnPhrases) -> str | None:
+    """The kind a joined phrase goes on: "I will send a replacement, [pause] and refund the fee" is still
+    the offer; "could you tell me the number, [pause] so I can see where it is" still the question."""
+    if not phrase or phrase[0] not in cues.coordinators:
+        return None
+    for i in reversed(earlier):
+        core = _core(tokens[i:], cues)
+        if _starts_with(core, cues.question_openers):
+            return "question"
+        if _starts_with(core, cues.proposal_openers):
+            return "proposal"
+    return None
+
+
+def _starts_with(tokens: list[str], patterns: tuple[tuple[str, ...], ...]) -> bool:
+    return any(tuple(tokens[: len(p)]) == p for p in patterns)
+
+
+def _ends_with(tokens: list[str], patterns: tuple[tuple[str, ...], ...]) -> bool:
+    return any(len(tokens) >= len(p) and tuple(tokens[-len(p):]) == p for p in patterns)
+
+
+def _contains(tokens: list[str], patterns: tuple[tuple[str, ...], ...]) -> bool:
+    return any(tuple(tokens[i : i + len(p)]) == p for p in patterns for i in range(len(tokens) - len(p) + 1))
+
+
+# The end-of-turn rule: log-odds per cue, summed and squashed into p_end. Set by hand on
+# the test replies (tests/test_turns.py) in the way smart-turn's classifier is read: the
+# words carry most of the weight, prosody moves a borderline case either way.
+COMPLETE_LOGIT = {
+    "question": 2.2, "closing": 2.2, "proposal": 0.8, "statement": -1.0,
+    "preface": -1.6, "open": -3.0, "unknown": 0.0,
+}
+"""Questions and closings hand the turn over; an apology or "and" promises more. A plain
+statement leans to "more": a trainee's reply mostly ends with a question or an offer
+(ask before you solve), while statements of fact sit between its sentences."""
+PITCH_LOGIT = {"falling": 0.5, "level": -1.2, "rising": -0.3, "unknown": 0.0}
+"""Falling to low closes; level holds the floor; a rise on a statement is continuation (on a question see below)."""
+QUESTION_RISE_LOGIT = 0.5
+"""A rise on a question is question intonation, not continuation."""
+LENGTHENED_LOGIT = 0.15
+"""Weak: a voice draws out the last word of a sentence inside a turn too."""
+FADING_LOGIT = 0.3
+FALL_SEMITONES = -1.5
+"""A final change this far down, or an end this far below the voice's median, is a fall."""
+RISE_SEMITONES = 2.0
+"""A final rise of this much is a rise (question intonation or continuation)."""
+LENGTHENED_RATIO = 1.4
+"""Last word's time per syllable against the turn's median: final lengthening."""
+FADING_DB = 4.0
+"""The last voiced 0.2 s this much below the turn's median level: the voice fades out."""
+PROSODY_WINDOW_S = 3.0
+"""Audio kept for the prosody at a pause: a sentence or two, enough for the voice's median pitch."""
+
+
+def end_probability(complete: str, pitch: str, lengthened: bool, fading: bool) -> float:
+    """p_end from the cues (the logistic rule above)."""
+    logit = COMPLETE_LOGIT[complete] + PITCH_LOGIT[pitch]
+    if complete == "question" and pitch == "rising":
+        logit += QUESTION_RISE_LOGIT - PITCH_LOGIT["rising"]
+    logit += LENGTHENED_LOGIT * lengthened + FADING_LOGIT * fading
+    return 1.0 / (1.0 + math.exp(-logit))
+
+
+def hold_for(p_end: float, settings: TurnSettings) -> float:
+    """Silence to wait: quick when the turn is surely over, growing steeply as doubt grows."""
+    span = settings.max_hold_s - settings.quick_hold_s
+    return round(settings.quick_hold_s + span * (1.0 - p_end) ** 1.5, 3)
+
+
+def pitch_at_pause(samples: np.ndarray) -> str:
+    """falling, level, rising or unknown: the contour of the last voiced 0.4 s against the voice's median."""
+    from voicesim.prosody import final_pitch
+
+    found = final_pitch(Audio(samples))
+    if found is None:
+        return "unknown"
+    change, end_vs_median = found
+    if change is not None and change >= RISE_SEMITONES:
+        return "rising"
+    if end_vs_median <= FALL_SEMITONES or (change is not None and change <= FALL_SEMITONES):
+        return "falling"
+    return "level" if change is not None else "unknown"  # too few voiced frames at the end for a contour
+
+
+def lengthened(words: Sequence[Word]) -> bool:
+    """The last word took clearly longer per syllable than the turn's words usually do."""
+    from voicesim.prosody import count_syllables
+
+    timed = [w for w in words if w.start_s is not None and w.end_s is not None]
+    if len(timed) < 4:
+        return False
+    per_syllable = [(w.end_s - w.start_s) / count_syllables(w.word) for w in timed]
+    return per_syllable[-1] >= LENGTHENED_RATIO * float(np.median(per_syllable))
 
 
 def as_float(chunk: np.ndarray) -> np.ndarray:
@@ -128,11 +378,15 @@ class TurnDetector:
 
     def __init__(self, settings: TurnSettings = TurnSettings(), lang: str = "en") -> None:
         self.settings = settings
-        self._hold_words = hold_words(lang)
+        self._cues = turn_phrases(lang)
         self._pending = np.zeros(0, dtype=np.float32)
         self._fed = 0
         self._levels: deque[float] = deque([INITIAL_NOISE_DBFS], maxlen=int(NOISE_WINDOW_S * SAMPLE_RATE / FRAME_SAMPLES))
         self._noise_db = INITIAL_NOISE_DBFS
+        window = int(PROSODY_WINDOW_S * SAMPLE_RATE / FRAME_SAMPLES)
+        self._recent: deque[np.ndarray] = deque(maxlen=window)
+        """The last few seconds of frames, for the prosody at a pause."""
+        self._voiced_levels: deque[float] = deque(maxlen=window)
         self.level_dbfs = -120.0
         """Level of the latest frame, for the live meter."""
         self._customer_since: int | None = None
@@ -149,32 +403,84 @@ class TurnDetector:
         self._in_speech = False
         self._speech_start: int | None = None
         self._last_voiced_end: int | None = None
-        self._expect_more = False
-        self._final_seen = False
         self._timed_out = False
         self._ended = False
+        self._new_pause()
 
-    def keep_waiting(self) -> None:
-        """After END_OF_TURN: the words promise more ("… and"), so wait the long hold from the same speech."""
-        self._ended = False
-        self._expect_more = True
+    def _new_pause(self) -> None:
+        self._probed = False
         self._final_seen = False
+        self._evidence: TurnEvidence | None = None
 
     def note_final(self, text: str) -> None:
-        """Vosk's endpointer closed an utterance: a second end-of-turn signal, or a hold if it ends open."""
-        if not text.strip():
-            return
-        if self._in_silence():
-            self._expect_more = self.ends_open(text)
-        self._final_seen = True
+        """Vosk's endpointer closed an utterance: in a silence, judge the words now rather than at ``probe_s``."""
+        if text.strip() and self._in_silence():
+            self._final_seen = True
 
-    def ends_open(self, text: str) -> bool:
-        """True when the last word of `text` promises more (a filler, "and", "because", "the")."""
-        words = text.lower().split()
-        return bool(words) and words[-1] in self._hold_words
+    def judge(self, words: Sequence[Word] | str, phrase_from: int = 0) -> TurnEvidence:
+        """After a PAUSE: weigh the turn's words so far (with Vosk's timings) and the prosody into the hold.
+
+        `phrase_from`: index of the first word spoken since the previous pause, if known.
+
+        The END_OF_TURN follows from :meth:`feed` once the silence reaches the hold, or at
+        once from :meth:`pending_end` when it already has.
+        """
+        if isinstance(words, str):
+            words = [Word(w) for w in words.split()]
+        silence = self._silence_s()
+        tail = " ".join(w.word for w in words[-6:])
+        if not self.settings.predictive:
+            self._evidence = self._old_rule(words, silence, tail)
+            return self._evidence
+        samples = self._voiced_audio()
+        complete = completeness(words, self._cues, phrase_from)
+        pitch = pitch_at_pause(samples)
+        drawn_out = lengthened(words)
+        fading = self._fading()
+        p_end = end_probability(complete, pitch, drawn_out, fading)
+        self._evidence = TurnEvidence(
+            silence_s=round(silence, 3), hold_s=hold_for(p_end, self.settings), complete=complete, pitch=pitch,
+            lengthened=drawn_out, fading=fading, p_end=round(p_end, 3), last_words=tail,
+        )
+        return self._evidence
+
+    def _old_rule(self, words: Sequence[Word], silence: float, tail: str) -> TurnEvidence:
+        """Before issue 11: the quick hold after any word that does not promise more; at once after a Vosk final."""
+        s = self.settings
+        is_open = bool(words) and words[-1].word.lower() in self._cues.hold_words
+        hold = s.end_hold_s if is_open else (FRAME_SAMPLES / SAMPLE_RATE if self._final_seen else s.quick_hold_s)
+        return TurnEvidence(silence_s=round(silence, 3), hold_s=hold, complete="open" if is_open else "unknown",
+                            pitch="unknown", lengthened=False, fading=False, p_end=None, last_words=tail)
+
+    def pending_end(self) -> TurnEvent | None:
+        """END_OF_TURN now, if the judged hold has already passed (it is then also the detector's state)."""
+        if self._ended or self._evidence is None or self._silence_s() < self._evidence.hold_s - 1e-9:
+            return None
+        return self._end()
+
+    def _end(self) -> TurnEvent:
+        self._ended = True
+        assert self._last_voiced_end is not None
+        held = self._evidence and replace(self._evidence, silence_s=round(self._silence_s(), 3))
+        return TurnEvent(END_OF_TURN, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE, held)
 
     def _in_silence(self) -> bool:
         return self._last_voiced_end is not None and not self._in_speech
+
+    def _silence_s(self) -> float:
+        return 0.0 if self._last_voiced_end is None else (self._fed - self._last_voiced_end) / SAMPLE_RATE
+
+    def _voiced_audio(self) -> np.ndarray:
+        """The recent audio up to the last voiced frame."""
+        silent_frames = (self._fed - (self._last_voiced_end or self._fed)) // FRAME_SAMPLES
+        frames = list(self._recent)[: max(0, len(self._recent) - silent_frames)]
+        return np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)
+
+    def _fading(self) -> bool:
+        levels = list(self._voiced_levels)
+        if len(levels) < 30:
+            return False
+        return float(np.median(levels[-10:])) <= float(np.median(levels)) - FADING_DB
 
     @property
     def heard_speech(self) -> bool:
@@ -209,6 +515,7 @@ class TurnDetector:
         start = self._fed
         self._fed += len(frame)
         self._track_noise(level)
+        self._recent.append(frame)
         voiced = level >= max(self._noise_db + s.margin_db, s.min_speech_dbfs)
         events: list[TurnEvent] = []
 
@@ -218,9 +525,11 @@ class TurnDetector:
             self._customer_since = None
 
         if self._ended:
-            return events  # the call loop decides what comes next: start_listening() or keep_waiting()
+            return events  # the call loop decides what comes next: start_listening()
         if voiced:
-            self._expect_more = False  # speech goes on: an earlier hint is out of date
+            self._voiced_levels.append(level)
+            if not self._in_speech and self._probed:
+                self._new_pause()  # speech goes on: the judgement of the pause is out of date
             self._voiced_run += len(frame)
             self._voiced_total += len(frame)
             self._last_voiced_end = self._fed
@@ -243,10 +552,21 @@ class TurnDetector:
                 self._timed_out = True
                 events.append(TurnEvent(SILENCE_TIMEOUT, self._fed / SAMPLE_RATE))
             return events
-        if self._turn_over():
-            events.append(TurnEvent(END_OF_TURN, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE))
-            self._ended = True
+        events.extend(self._pause_or_end())
         return events
+
+    def _pause_or_end(self) -> list[TurnEvent]:
+        """In the silence after speech: ask for a judgement once, then end when the hold has passed."""
+        if self._voiced_total < self.settings.min_speech_s * SAMPLE_RATE:
+            return []
+        silence = self._silence_s()
+        if not self._probed:
+            if silence >= self.settings.probe_s or (self._final_seen and silence >= FRAME_SAMPLES / SAMPLE_RATE):
+                self._probed = True
+                return [TurnEvent(PAUSE, self._fed / SAMPLE_RATE, self._last_voiced_end / SAMPLE_RATE)]
+            return []
+        hold = self.settings.max_hold_s if self._evidence is None else self._evidence.hold_s
+        return [self._end()] if silence >= hold - 1e-9 else []  # unjudged (a caller ignoring PAUSE): the longest hold
 
     def _barge_in(self, onset: int) -> list[TurnEvent]:
         """Speech while the customer talks; once per customer line, after the grace period."""
@@ -255,16 +575,6 @@ class TurnDetector:
             return []
         self._barged = True
         return [TurnEvent(BARGE_IN, onset / SAMPLE_RATE)]
-
-    def _turn_over(self) -> bool:
-        s = self.settings
-        if self._voiced_total < s.min_speech_s * SAMPLE_RATE or self._last_voiced_end is None:
-            return False
-        silence = (self._fed - self._last_voiced_end) / SAMPLE_RATE
-        if self._final_seen and not self._expect_more and silence >= FRAME_SAMPLES / SAMPLE_RATE:
-            return True
-        hold = s.end_hold_s if self._expect_more else s.quick_hold_s
-        return silence >= hold
 
     def _track_noise(self, level: float) -> None:
         # Minimum statistics: the quietest frame of the last few seconds is the line's

@@ -19,6 +19,7 @@ from voicesim.errors import VoicesimError
 from voicesim.liveview import LiveView
 from voicesim.session import (
     CustomerSpeech,
+    FalseStart,
     Outcome,
     Session,
     SessionStore,
@@ -51,16 +52,19 @@ class _LiveTurn:
     audio: list[np.ndarray] = field(default_factory=list)
     """Microphone chunks since start_pos."""
     segments: list[tuple[float, Transcript]] = field(default_factory=list)
-    """Words heard before the trainee went on after a pause: (offset from start_pos in s, words)."""
+    """The turn's words, one segment per pause: (offset from start_pos in s, words)."""
     interruptions: int = 0
+    """Times the trainee talked over the customer."""
+    false_starts: list[FalseStart] = field(default_factory=list)
+    """Times the customer began to answer in a pause and broke off because the trainee went on."""
     prompts: list[SilencePrompt] = field(default_factory=list)
     speech_start_s: float | None = None
 
-    def words(self, last: Transcript, last_offset_s: float) -> Transcript:
+    def words(self) -> Transcript:
         """All the turn's words, times from start_pos."""
         words = tuple(
             replace(w, start_s=round_s(w.start_s + off), end_s=round_s(w.end_s + off))
-            for off, seg in (*self.segments, (last_offset_s, last))
+            for off, seg in self.segments
             for w in seg.words
         )
         return Transcript(" ".join(w.word for w in words), words, round_s(sum(len(a) for a in self.audio) / SAMPLE_RATE))
@@ -72,16 +76,20 @@ class _LiveTurn:
             notes.append(f"talked over the customer x{self.interruptions}")
         if self.prompts:
             notes.append(f"silence prompt x{len(self.prompts)}")
+        if self.false_starts:
+            notes.append(f"customer started too early x{len(self.false_starts)}, not your interruption")
         return notes
 
 
 class LiveCall:
     """One call on a streaming line; :meth:`run` returns when the call has ended.
 
-    The customer answers as soon as the turn detector hears the trainee stop. If the
-    trainee goes on within the first moments of that answer (a pause, not the end), the
-    customer breaks off, nothing of that answer counts, and the turn continues: so the
-    answer comes quickly without cutting off a thinking pause for good.
+    The customer answers when the turn detector judges the trainee finished: at each
+    pause the loop flushes Vosk and the detector weighs the words and the prosody into
+    a hold (:mod:`voicesim.turns`). If the trainee still goes on within the first
+    moments of that answer, the customer breaks off, nothing of that answer counts, the
+    turn continues, and the false start is recorded as the customer's (never as the
+    trainee's interruption).
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
@@ -173,14 +181,8 @@ class LiveCall:
                     return Outcome(reaction.outcome or Outcome.HUNG_UP)
                 continue
             decided_at = self.mic.now()
-            segment_offset = (self._rec_start - turn.start_pos) / SAMPLE_RATE
-            last = self.recognizer.finish()  # flushes Vosk: the last word is known now, no partial lag
-            self._rec_start = self._pos
-            transcript = turn.words(last, segment_offset)
-            if self._pause_not_end(transcript, end_event):
-                turn.segments.append((segment_offset, last))
-                self.detector.keep_waiting()
-                continue
+            self._flush(turn)
+            transcript = turn.words()
             self.detector.start_listening()
             customer = fork(self.customer)
             record = self._answer(customer, len(session.turns) + 1, turn, transcript)
@@ -190,12 +192,14 @@ class LiveCall:
             following = _LiveTurn(line=reaction.text, start_pos=self._pos)
             if self._trainee_goes_on(session, following, start):
                 # A pause, not the end: the customer breaks off and the turn continues.
-                turn.segments.append((segment_offset, last))
                 turn.audio.extend(following.audio)
-                self.view.customer("(breaks off: you went on)", interrupted=True)
+                turn.false_starts.append(FalseStart(round_s(start), round_s(self.mic.received / SAMPLE_RATE),
+                                                    end_event.evidence))
+                self.view.false_start()
                 continue
             self.customer = customer
-            record = replace(record, end_of_turn_latency_s=latency)
+            record = replace(record, end_of_turn_latency_s=latency, end_of_turn=end_event.evidence,
+                             false_starts=tuple(turn.false_starts))
             if latency is not None:
                 self.latencies.append(latency)
                 self.breakdown.append((round_s(end_event.at_s - end_event.speech_end_s), round_s(started_at - decided_at)))
@@ -208,12 +212,10 @@ class LiveCall:
             if reaction.ended:
                 return Outcome(reaction.outcome or Outcome.TURN_LIMIT)
 
-    def _pause_not_end(self, transcript: Transcript, end_event: TurnEvent) -> bool:
-        """The words end open ("… and", "um") and the silence is still short: a thinking pause."""
-        if end_event.speech_end_s is None:
-            return False
-        silence = end_event.at_s - end_event.speech_end_s
-        return silence < self.settings.end_hold_s and self.detector.ends_open(transcript.text)
+    def _flush(self, turn: _LiveTurn) -> None:
+        """Close the recognizer's segment (no partial lag: the last word is known now) and keep it in the turn."""
+        turn.segments.append(((self._rec_start - turn.start_pos) / SAMPLE_RATE, self.recognizer.finish()))
+        self._rec_start = self._pos
 
     def _answer(self, customer: Customer, index: int, turn: _LiveTurn, transcript: Transcript) -> TurnRecord:
         """Score the finished reply and let (a fork of) the customer react."""
@@ -293,6 +295,14 @@ class LiveCall:
                     return None
                 if event.kind == TurnEventKind.END_OF_TURN:
                     return event
+                if event.kind == TurnEventKind.PAUSE:
+                    self._flush(turn)
+                    words = turn.words().words
+                    since_last_pause = len(turn.segments[-1][1].words)
+                    self.detector.judge(words, len(words) - since_last_pause if since_last_pause else 0)
+                    end = self.detector.pending_end()
+                    if end is not None:
+                        return end
             if self.detector.heard_speech and (self._pos - turn.start_pos) / SAMPLE_RATE > MAX_TURN_S:
                 self.detector.start_listening()
                 return TurnEvent(TurnEventKind.END_OF_TURN, self._pos / SAMPLE_RATE, None)

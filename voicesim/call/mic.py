@@ -81,7 +81,8 @@ class StreamMicrophone:
         return time.monotonic()
 
     def arrived_at(self, stream_pos: int) -> float | None:
-        for end, at in self._arrivals:
+        # A snapshot: the microphone thread appends while we look (list() copies under the GIL).
+        for end, at in list(self._arrivals):
             if end >= stream_pos:
                 return at - (end - stream_pos) / SAMPLE_RATE
         return None

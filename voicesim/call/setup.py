@@ -29,6 +29,8 @@ class CallSetup:
     """The model folder's name, which carries its version (e.g. vosk-model-small-en-us-0.15)."""
     pack: Any = field(repr=False)
     """The scoring language pack (voicesim.language.load_language)."""
+    judge: Any = field(default=None, repr=False)
+    """The learned layer of the text checks (voicesim.learned.load_judge); None: the lexicon alone."""
     benchmark: PackRef | None = None
     """The benchmark pack call this is (voicesim.packs), recorded in the session."""
 
@@ -38,13 +40,15 @@ class CallSetup:
         """Load the scenario, the Vosk model and the language pack; VoicesimError names what is missing."""
         from voicesim.asr import load_model
         from voicesim.language import load_language
+        from voicesim.learned import load_judge
         from voicesim.models import resolve_model_path
         from voicesim.scenario import find_scenario
 
         scenario = find_scenario(scenario_id, lang)
         folder = resolve_model_path(scenario.lang, model_path)
         return cls(scenario=scenario, lang=scenario.lang, seed=seed, trainee=trainee,
-                   model=load_model(folder), model_name=Path(folder).name, pack=load_language(scenario.lang))
+                   model=load_model(folder), model_name=Path(folder).name, pack=load_language(scenario.lang),
+                   judge=load_judge(scenario.lang))
 
     def meta(self, mode: str) -> SessionMeta:
         from voicesim.scenario import scenario_version

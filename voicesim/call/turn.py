@@ -53,7 +53,8 @@ def score(setup: CallSetup, transcript: Transcript, audio: Audio | None, interru
     """The reply's scorecard in the call's language."""
     from voicesim.scoring import score_reply
 
-    return score_reply(transcript, setup.pack, audio=audio, interruptions=interruptions, response_delay_s=delay)
+    return score_reply(transcript, setup.pack, audio=audio, interruptions=interruptions, response_delay_s=delay,
+                       judge=setup.judge)
 
 
 def fork(customer: Customer) -> Customer:

@@ -1,9 +1,11 @@
-"""``voicesim scenarios``: list, show and validate the complaint-call scenarios.
+"""``voicesim scenarios``: list, show, validate, prepare and render the complaint-call scenarios.
 
     $ voicesim scenarios list --lang en --json
     [{"id": "broken-kettle", "lang": "en", "title": "..."}, ...]
     $ voicesim scenarios validate scenarios/de
     OK: 6 scenario files valid
+    $ voicesim scenarios prepare late-delivery       # render every line into the disk cache
+    $ voicesim scenarios render late-delivery --out lines/   # one WAV per line + lines/lines.tsv
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser("validate", help="report problems in scenario files as file:line: message")
     check.add_argument("path", nargs="?", type=Path, help="a scenario file or folder (default: every scenario folder)")
     check.set_defaults(func=run_validate)
+
+    prep = actions.add_parser("prepare", help="render the customer's lines ahead into the disk cache, so calls start at once")
+    prep.add_argument("id", nargs="?", help="scenario id (default: every scenario)")
+    prep.add_argument("--lang", help="only scenarios in this language")
+    prep.set_defaults(func=run_prepare)
+
+    render = actions.add_parser("render", help="write every line of a scenario as the trainee hears it, one WAV each")
+    render.add_argument("id", help="scenario id, as printed by 'voicesim scenarios list'")
+    render.add_argument("--out", type=Path, required=True, help="folder for the WAV files and lines.tsv (file, text, anger, kind)")
+    render.add_argument("--no-phone", action="store_true", help="leave out the telephone line effect")
+    render.set_defaults(func=run_render)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,3 +113,27 @@ def _duplicate_ids(files: list[Path]) -> list[Problem]:
         else:
             first[f.stem] = f
     return out
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from voicesim.line_cache import cache_dir
+    from voicesim.scenario_voice import prepare
+
+    chosen = [find_scenario(args.id, lang=args.lang)] if args.id else list_scenarios(lang=args.lang)
+    if not chosen:
+        raise VoicesimError(f"no scenarios{f' in {args.lang!r}' if args.lang else ''}; see 'voicesim scenarios list'")
+    rendered = cached = 0
+    for scenario in chosen:
+        new, old = prepare(scenario)
+        rendered, cached = rendered + new, cached + old
+    print(f"{rendered} line{'s' if rendered != 1 else ''} rendered, {cached} already cached, in {cache_dir()}")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from voicesim.scenario_voice import TSV_NAME, render_scenario
+
+    scenario = find_scenario(args.id)
+    written = render_scenario(scenario, args.out, phone_line=not args.no_phone)
+    print(f"{len(written)} lines of {scenario.id} written to {args.out} (index: {args.out / TSV_NAME})")
+    return 0

