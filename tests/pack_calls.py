@@ -39,8 +39,9 @@ seed = 2
 start_anger = "angry"
 patience = 2
 """
-CALL2_REPLIES = ("I am so sorry about the delay.", "When did you place the order?")
-"""Said by the Piper trainee voice (tests/data/trainee/)."""
+CALL2_REPLIES = ("I'm really sorry about the delay with your order.", "When did you place the order?")
+"""Said by the Piper trainee voice (tests/data/trainee/); test_packs.py asks speak() for each, so the
+render script (scripts/make_test_replies, which reads speak() calls in test_*.py) keeps them."""
 BOB_CALL1_REPLIES = ("Let me check that for you.", "Your new delivery date is next Friday.")
 
 

@@ -20,6 +20,17 @@ def run():
     return pack_run()
 
 
+def test_the_scripted_trainee_replies_are_pre_rendered():
+    from pack_calls import BOB_CALL1_REPLIES, CALL2_REPLIES
+    from trainee_voice import speak
+
+    # Literal speak() calls: scripts/make_test_replies renders (and keeps) what test files ask for.
+    said = [speak("I'm really sorry about the delay with your order."), speak("When did you place the order?"),
+            speak("Let me check that for you."), speak("Your new delivery date is next Friday.")]
+    assert all(audio.duration_s > 0.5 for audio in said)
+    assert len(said) == len(CALL2_REPLIES + BOB_CALL1_REPLIES)
+
+
 def sessions_json(run, *args: str, capsys) -> list[dict]:
     capsys.readouterr()
     assert main(["sessions", "list", "--sessions-dir", str(run.sessions), "--json", *args]) == 0
