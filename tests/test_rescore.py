@@ -152,3 +152,20 @@ def test_whisper_without_the_second_pass_is_one_line(rescored, capsys):
     assert main(["rescore", "--sessions-dir", str(sessions), "--asr", "whisper"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("voicesim: error: --asr whisper: the second pass")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("voicesim.second_pass") is None or importlib.util.find_spec("faster_whisper") is None,
+                    reason="the second pass (faster-whisper) is not installed")
+def test_whisper_rescores_as_its_own_scorer_beside_vosk(rescored, tmp_path, capsys):
+    sessions, _ = rescored
+    both = tmp_path / "both"
+    shutil.copytree(sessions, both)
+    capsys.readouterr()
+    assert main(["rescore", "--sessions-dir", str(both), "--trainee", "cara", "--asr", "whisper", "--jobs", "1"]) == 0
+    assert capsys.readouterr().out.startswith("rescored 1 sessions")
+    [folder] = [f for f in answered(both) if json.loads((f / "session.json").read_text())["trainee"] == "cara"]
+    whisper = scorer_for("en", "whisper")
+    assert [p.name for p in files_of(folder)] == sorted([f"{scorer_for('en', 'vosk').version}.json", f"{whisper.version}.json"])
+    body = json.loads((folder / ASSESSMENTS / f"{whisper.version}.json").read_text(encoding="utf-8"))
+    assert body["asr"]["engine"] == "whisper" and body["turns"][0]["transcript"]
+    assert newest_assessment(folder)[1] == whisper.version
