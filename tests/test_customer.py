@@ -10,10 +10,10 @@ import pytest
 from voicesim.customer import Customer, TurnEvents
 from voicesim.customer_rules import load_rules
 from voicesim.errors import VoicesimError
-from voicesim.scenario import REPO_SCENARIOS, find_scenario, load_scenario
+from voicesim.scenario import REPO_SCENARIOS, find_scenario, load_scenario, scenario_files
 from voicesim.scorecard import CHECK_IDS, CheckResult, Evidence, Scorecard
 
-SHIPPED = sorted(REPO_SCENARIOS.rglob("*.toml"))
+SHIPPED = scenario_files([REPO_SCENARIOS])  # scenarios/packs/ holds benchmark packs, not scenarios
 RULES = load_rules()
 NEUTRAL = {"not_personal", "calm_tone"}
 """Checks a plain, polite reply passes; the other four need the trainee to do something."""

@@ -26,6 +26,8 @@ COMMANDS = (
     "scenarios",
     "practice",
     "sessions",
+    "pack",
+    "rescore",
     "review",
     "hub",
 )

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 
 from voicesim.customer_rules import DELTAS, STAGES, CustomerRules, load_rules
+from voicesim.errors import VoicesimError
 from voicesim.scenario import Fact, Scenario
 from voicesim.scorecard import Scorecard
 
@@ -250,6 +251,31 @@ class Customer:
     def _require_open(self) -> None:
         if self.ended:
             raise RuntimeError(f"the call has already ended ({self.state.outcome}); start a new Customer")
+
+
+def with_difficulty(scenario: Scenario, start_anger: int | str | None = None, patience: int | None = None,
+                    rules: CustomerRules | None = None) -> Scenario:
+    """The scenario's customer made harder or easier: anger at the start (a number or a level of the
+    rule table, e.g. "angry") and patience (trainee turns before they give up). None keeps the scenario's.
+
+    >>> from voicesim.scenario import find_scenario
+    >>> s = with_difficulty(find_scenario("late-delivery"), "angry", patience=4)
+    >>> s.start_anger, s.turn_limit
+    (7, 4)
+    """
+    rules = rules or load_rules()
+    anger = scenario.start_anger
+    if isinstance(start_anger, str):
+        if start_anger not in rules.levels:
+            raise VoicesimError(f"start_anger '{start_anger}' is not a level; use a number or one of: {', '.join(rules.levels)}")
+        anger = rules.levels[start_anger]
+    elif start_anger is not None:
+        anger = start_anger
+    if not 0 <= anger < rules.max_anger:
+        raise VoicesimError(f"start_anger {anger} is out of range; it must be between 0 and {rules.max_anger - 1}")
+    if patience is not None and patience < 1:
+        raise VoicesimError(f"patience {patience} is too small; it must be at least 1 turn")
+    return replace(scenario, start_anger=anger, turn_limit=patience if patience is not None else scenario.turn_limit)
 
 
 def _passed(card: Scorecard, check: str) -> bool:

@@ -42,6 +42,8 @@ MAX_TEXT_CHARS = 4000
 ENV_DIRS = "VOICESIM_SCENARIOS_DIR"
 REPO_SCENARIOS = bundled_folder("scenarios")
 """The shipped scenarios: the checkout's scenarios/ folder, or its copy inside an installed wheel."""
+PACKS_FOLDER = "packs"
+"""Benchmark packs (voicesim.packs) live in scenarios/packs/; they are not scenarios."""
 
 KeyPath = tuple[str | int, ...]
 """Where a key sits in the TOML document, e.g. ("stages", "details", "angry") or ("facts", 2, "topic")."""
@@ -521,7 +523,7 @@ def scenario_files(dirs: list[Path] | None = None) -> list[Path]:
         if folder.is_file():
             files.append(folder)
         elif folder.is_dir():
-            files.extend(sorted(folder.rglob("*.toml")))
+            files.extend(sorted(p for p in folder.rglob("*.toml") if PACKS_FOLDER not in p.relative_to(folder).parts))
     return files
 
 

@@ -63,7 +63,7 @@ SESSION_JSON = "session.json"
 RECORDING = "recording.wav"
 FORMAT = 1
 """session.json format version; bump when a field changes meaning."""
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 """sessions.db layout (PRAGMA user_version); an index of another layout is rebuilt."""
 CALL_INDEX_TIMEOUT_S = 0.25
 """Longest a call waits for a locked index before it warns and goes on: the folder is saved already."""
@@ -108,6 +108,20 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
+class PackRef:
+    """Which call of which benchmark pack a session is (voicesim.packs); session.json's "pack"."""
+
+    id: str
+    version: str
+    """sha256 of the pack file's bytes: an edited pack is another benchmark."""
+    index: int
+    """The call's index in the pack."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "index": self.index}
+
+
+@dataclass(frozen=True)
 class SessionMeta:
     """What a session is a recording of; written at the top of session.json."""
 
@@ -122,6 +136,8 @@ class SessionMeta:
     mode: str
     """"live" (headset) or "scripted" (replies from files)."""
     voicesim_version: str = __version__
+    pack: PackRef | None = None
+    """Set when the call is part of a benchmark pack."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,10 @@ class SessionSummary:
     outcome: str
     turns: int
     overall: int | None
+    pack_id: str | None = None
+    """Benchmark pack of the call (session.json "pack"), else None."""
+    pack_version: str | None = None
+    pack_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -450,6 +470,8 @@ class Session:
             "recording": RECORDING,
             "turns": [],
         }
+        if meta.pack is not None:  # only benchmark calls carry it: other sessions stay as they were
+            self.data["pack"] = meta.pack.to_json()
         self._save()
 
     def __enter__(self) -> Session:
@@ -572,10 +594,11 @@ class SessionStore:
 
     # --- listing ----------------------------------------------------------------------------
 
-    def list(self, trainee: str | None = None, scenario: str | None = None) -> list[SessionSummary]:
-        """Sessions, oldest first, optionally only one trainee's or one scenario's."""
+    def list(self, trainee: str | None = None, scenario: str | None = None,
+             pack: str | None = None) -> list[SessionSummary]:
+        """Sessions, oldest first, optionally only one trainee's, one scenario's or one benchmark pack's."""
         rows = [r for r in self.reconcile()
-                if trainee in (None, r.trainee) and scenario in (None, r.scenario_id)]
+                if trainee in (None, r.trainee) and scenario in (None, r.scenario_id) and pack in (None, r.pack_id)]
         return sorted(rows, key=lambda r: (r.started_at, r.session_dir))
 
     def reconcile(self) -> list[SessionSummary]:
@@ -717,10 +740,12 @@ def _create_schema(con: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS sessions ("
         " session_dir TEXT PRIMARY KEY, trainee TEXT, scenario_id TEXT, scenario_version TEXT,"
         " lang TEXT, mode TEXT, started_at TEXT, ended_at TEXT, outcome TEXT, turns INTEGER, overall INTEGER,"
+        " pack_id TEXT, pack_version TEXT, pack_index INTEGER,"
         " mtime_ns INTEGER, size INTEGER, inode INTEGER)"
     )
     con.execute("CREATE INDEX IF NOT EXISTS by_trainee ON sessions (trainee, started_at)")
     con.execute("CREATE INDEX IF NOT EXISTS by_scenario ON sessions (scenario_id, started_at)")
+    con.execute("CREATE INDEX IF NOT EXISTS by_pack ON sessions (pack_id, pack_index)")
     con.execute(f"PRAGMA user_version = {INDEX_FORMAT}")
 
 
@@ -769,6 +794,7 @@ def summarize(folder: Path, data: Any) -> SessionSummary | str:
     if not isinstance(turns, list):
         return f"'turns' in {SESSION_JSON} is not a list"
     overall = data.get("overall")
+    pack = data.get("pack") if isinstance(data.get("pack"), dict) else {}
     return SessionSummary(
         session_dir=str(folder),
         trainee=_text(data.get("trainee")),
@@ -780,8 +806,15 @@ def summarize(folder: Path, data: Any) -> SessionSummary | str:
         ended_at=data["ended_at"] if isinstance(data.get("ended_at"), str) else None,
         outcome=_text(data.get("outcome")) or IN_PROGRESS,
         turns=len(turns),
-        overall=overall if isinstance(overall, int) and not isinstance(overall, bool) else None,
+        overall=_int(overall),
+        pack_id=pack.get("id") if isinstance(pack.get("id"), str) else None,
+        pack_version=pack.get("version") if isinstance(pack.get("version"), str) else None,
+        pack_index=_int(pack.get("index")),
     )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text(value: Any) -> str:

@@ -11,7 +11,7 @@ from voicesim.assessment import CallAssessment, ScenarioFacts, assess, assessmen
 from voicesim.debrief import Debrief, build_debrief, debrief_to_json, format_debrief, wording
 from voicesim.liveview import LiveView
 from voicesim.scenario import Scenario
-from voicesim.session import Outcome, Session, SessionMeta
+from voicesim.session import Outcome, PackRef, Session, SessionMeta
 
 if TYPE_CHECKING:
     from voicesim.call.rehear import Rehearer
@@ -38,6 +38,8 @@ class CallSetup:
     """The loaded Whisper model that hears each reply again (voicesim.call.rehear); None: Vosk only."""
     second_pass_off: str | None = None
     """Why there is no second pass, said once on the live view; None when it is on."""
+    benchmark: PackRef | None = None
+    """The benchmark pack call this is (voicesim.packs), recorded in the session."""
 
     @classmethod
     def prepare(cls, scenario_id: str, *, lang: str | None = None, seed: int = 0, trainee: str = "trainee",
@@ -69,7 +71,8 @@ class CallSetup:
 
         version = self.scenario.version or scenario_version(self.scenario.path)
         return SessionMeta(scenario_id=self.scenario.id, scenario_version=version, lang=self.lang,
-                           model=self.model_name, seed=self.seed, trainee=self.trainee, mode=mode)
+                           model=self.model_name, seed=self.seed, trainee=self.trainee, mode=mode,
+                           pack=self.benchmark)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
     voicesim sessions list
     voicesim sessions list --trainee sam --scenario late-delivery --json
     voicesim sessions push                     # send calls waiting in the outbox to the hub
+    voicesim sessions list --pack en-first-week
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="list sessions, oldest first")
     listing.add_argument("--trainee", metavar="NAME", help="only this trainee's calls")
     listing.add_argument("--scenario", metavar="ID", help="only calls on this scenario")
+    listing.add_argument("--pack", metavar="ID", help="only calls of this benchmark pack (voicesim pack list)")
     listing.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
     listing.add_argument("--json", action="store_true", help="print a JSON list of sessions")
     listing.set_defaults(func=run)
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from voicesim.session import SessionStore
 
     # Listing only reads: a mistyped --sessions-dir is reported, never created.
-    rows = SessionStore(args.sessions_dir, create=False).list(trainee=args.trainee, scenario=args.scenario)
+    rows = SessionStore(args.sessions_dir, create=False).list(trainee=args.trainee, scenario=args.scenario, pack=args.pack)
     if args.json:
         # Hand-edited session.json files may hold anything; JSON escapes it, ASCII keeps stdout encodable.
         print(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=True))
