@@ -145,21 +145,30 @@ def _second_pass():
 # --- reading ------------------------------------------------------------------------------------
 
 
+def newest_rescored(folder: str | Path) -> dict[str, Any] | None:
+    """The newest rescored file's body under ``assessments/`` (latest created_at), or None.
+
+    A damaged file is passed over: the call's own assessment is still there.
+    """
+    newest: dict[str, Any] | None = None
+    for path in sorted((Path(folder) / ASSESSMENTS).glob("*.json")):
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            created, _, _ = str(body["created_at"]), dict(body["assessment"]), str(body["scorer_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if newest is None or created > str(newest["created_at"]):
+            newest = body
+    return newest
+
+
 def newest_assessment(folder: str | Path) -> tuple[dict[str, Any] | None, str]:
     """The newest assessment of a session and who made it: (rescored assessment, scorer version), or
     (session.json's own "assessment", "original") when it was never rescored; (None, "original") without one."""
     folder = Path(folder)
-    newest: tuple[str, dict[str, Any], str] | None = None
-    for path in sorted((folder / ASSESSMENTS).glob("*.json")):
-        try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-            key = (str(body["created_at"]), body["assessment"], str(body["scorer_version"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged file is passed over; the original is still there
-        if newest is None or key[0] > newest[0]:
-            newest = key
+    newest = newest_rescored(folder)
     if newest is not None:
-        return newest[1], newest[2]
+        return newest["assessment"], str(newest["scorer_version"])
     try:
         data = json.loads((folder / SESSION_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from voicesim.desk.verdicts import TrainerNotes, load_trainer_notes
+from voicesim.rescore import ASSESSMENTS, newest_rescored
 from voicesim.scorecard import CHECK_IDS
 from voicesim.session import RECORDING, SESSION_JSON
 
 SETTLE_S = 2.0
 """Seconds after a change during which a folder is not trusted to the cache."""
-ASSESSMENTS = "assessments"
-"""Folder of rescored assessments (``voicesim rescore``), one JSON per scorer version."""
 
 
 @dataclass(frozen=True)
@@ -165,15 +164,7 @@ def read_session(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 def newest_assessment(folder: Path, session: dict[str, Any]) -> AutoAssessment:
     """The automatic verdicts analytics use: latest created_at under assessments/, else session.json's."""
-    best: dict[str, Any] | None = None
-    for path in sorted((folder / ASSESSMENTS).glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue  # a damaged rescore never hides the call's own verdicts
-        if isinstance(data, dict) and isinstance(data.get("assessment"), dict):
-            if best is None or str(data.get("created_at", "")) > str(best.get("created_at", "")):
-                best = data
+    best = newest_rescored(folder)  # a damaged rescore never hides the call's own verdicts
     if best is not None:
         overall = best.get("overall", best["assessment"].get("overall"))
         return AutoAssessment(str(best.get("scorer_version", "unknown")), _met(best["assessment"]), _int(overall), best)
