@@ -182,6 +182,19 @@ def test_ten_thousand_words_score_whole_with_a_note(en):
     assert card.checks["apology"].passed and 0 <= card.overall <= 100
 
 
+def test_a_reply_past_the_learned_layers_length_is_judged_by_the_lexicon_and_says_so(en):
+    from voicesim.learned import load_judge
+    from voicesim.scoring import LONG_REPLY_LEXICON_NOTE, LONG_REPLY_WORDS
+
+    judge = load_judge("en")
+    short = score_reply(Transcript.from_text(GOOD), en, judge=judge)
+    assert LONG_REPLY_LEXICON_NOTE not in short.notes
+    text = " ".join([GOOD] * (LONG_REPLY_WORDS // len(GOOD.split()) + 1))
+    long = score_reply(Transcript.from_text(text), en, judge=judge)
+    assert LONG_REPLY_LEXICON_NOTE in long.notes
+    assert long.checks == score_reply(Transcript.from_text(text), en).checks  # the lexicon's own verdicts
+
+
 def test_json_is_the_design_contract_and_byte_identical(en):
     card = score_reply(timed(GOOD, 0.4, 9.4), en, audio=voice(10.0))
     text = scorecard_to_json(card)

@@ -76,6 +76,8 @@ LEXICON_ONLY_NOTE = "text checks by the phrase lexicon only: the learned layer i
 """Card note when no learned layer scored the reply: paraphrase and polite blame may be missed."""
 LONG_REPLY_WORDS = 500
 """A phone reply is rarely over 150 words; past this the card notes that it was scored whole."""
+LONG_REPLY_LEXICON_NOTE = f"text checks by the phrase lexicon only: the learned layer judges replies up to {LONG_REPLY_WORDS} words"
+"""Card note on a longer reply: seconds of sentence vectors on text unlike any the layer was trained on."""
 LANGUAGE_MARGIN = 0.10
 """Another pack's common-word share must beat the chosen one's by this much to call it another language."""
 LANGUAGE_MIN_SHARE = 0.20
@@ -211,8 +213,12 @@ def score_reply(
         checks = _nothing_said(pack, bands, reason)
     else:
         checks = dict(check_reply(transcript, pack, rising_end=tone.rising_end if tone else None))
-        if judge is not None:
+        if judge is not None and content_words <= LONG_REPLY_WORDS:
             checks = judge_reply(transcript, pack, checks, judge)
+        elif judge is not None:
+            # The learned layer knows phone replies of a few sentences; past this it would weigh
+            # hundreds of sentences (seconds of CPU) on text it was never trained on.
+            notes.append(LONG_REPLY_LEXICON_NOTE)
         else:
             notes.append(LEXICON_ONLY_NOTE)
         checks["calm_tone"] = _calm_tone(transcript, tone, bands, interruptions, filler_ratio)
