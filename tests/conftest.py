@@ -26,6 +26,10 @@ def pytest_configure(config) -> None:
     from voicesim.tts import ENGINE_ENV
 
     os.environ.setdefault(ENGINE_ENV, "espeak")
+    # scripts/test runs -q and CI reads the closing line: list what was skipped or expected to fail (with the
+    # reason) above it too, so its counts explain themselves. An explicit -r on the command line wins.
+    if config.option.reportchars == "fE":
+        config.option.reportchars = "fEsxX"
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "voicesim" / "data" / "demo" / "late-delivery"
@@ -101,9 +102,8 @@ def test_non_utf8_trainee_name_is_stored_as_valid_utf8(tmp_path: Path):
     assert b"Traceback" not in err
     [path] = tmp_path.glob("*/session.json")
     assert json.loads(path.read_bytes().decode("utf-8"))["trainee"] == "sam\ufffd[31m"
-    listing = voicesim("sessions", "list", "--sessions-dir", str(tmp_path))
-    out, err = listing.communicate(timeout=60)
-    assert listing.returncode == 0 and b"\x1b" not in out and "sam\ufffd".encode() in out
+    listing = run_cli("sessions", "list", "--sessions-dir", tmp_path)  # in-process: the call above was the process
+    assert listing.returncode == 0 and "\x1b" not in listing.stdout and "sam\ufffd" in listing.stdout
 
 
 def test_score_text_with_non_utf8_bytes_prints_valid_json(tmp_path: Path):

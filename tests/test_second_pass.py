@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from wer import corpus_word_error_rate
 
 from voicesim import second_pass
@@ -151,13 +152,19 @@ def test_a_folder_without_whisper_files_is_named(tmp_path: Path) -> None:
 # --- through the CLI --------------------------------------------------------------------
 
 
-def voicesim(*args: str, block_whisper: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
-    # Blocking the import is how a machine without the extra looks to voicesim.
-    prelude = "import sys; sys.modules['faster_whisper'] = None; " if block_whisper else "import sys; "
-    code = prelude + "from voicesim.cli import main; sys.exit(main(sys.argv[1:]))"
+def voicesim(*args: str, block_whisper: bool = False) -> subprocess.CompletedProcess:
+    """`voicesim ARGS` in-process (tests/cli_runner.py): the loaded Whisper and Vosk models are shared."""
+    with pytest.MonkeyPatch.context() as mp:
+        if block_whisper:  # blocking the import is how a machine without the extra looks to voicesim
+            mp.setitem(sys.modules, "faster_whisper", None)
+        return run_cli(*args)
+
+
+def voicesim_process(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """`voicesim ARGS` as a fresh process: BLAS reads its thread count only as a process starts."""
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-        env=None if env is None else {**os.environ, **env},
+        [sys.executable, "-m", "voicesim", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+        check=False, env={**os.environ, "PYTHONPATH": str(REPO), **env},
     )
 
 
@@ -166,9 +173,10 @@ def test_cli_json_is_the_vosk_shape_and_byte_identical_across_runs_and_thread_co
     """The phoned digits are a borderline decode: it flipped with the BLAS thread count until second_pass pinned it."""
     wav = write_wav(tmp_path / "digits-phone.wav", heard[UNSTABLE])
     args = ("transcribe", str(wav), "--asr", "whisper", "--json")
-    runs = [voicesim(*args), voicesim(*args, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})]
-    assert [r.returncode for r in runs] == [0, 0] and runs[0].stderr == "", runs[0].stderr
-    assert runs[0].stdout == runs[1].stdout
+    runs = [voicesim_process(*args, env={}),
+            voicesim_process(*args, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}), voicesim(*args)]
+    assert [r.returncode for r in runs] == [0, 0, 0] and runs[0].stderr == "", runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
     out = json.loads(runs[0].stdout)
     assert out == json.loads(json.dumps(second_pass.transcribe(load_audio(wav), model=ear).to_json_dict()))
     assert list(out) == ["text", "duration_s", "words"] and list(out["words"][0]) == ["word", "start_s", "end_s", "conf"]

@@ -7,15 +7,14 @@ voicesim.prosody, never read back from the settings.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 
 from voicesim import line_cache
 from voicesim.prosody import measure_tone
@@ -203,9 +202,8 @@ def test_render_writes_one_wav_per_line_and_the_tsv(line_store, tmp_path):
 
 
 def cli(*args: str, env_extra: dict) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), **env_extra)
-    return subprocess.run([sys.executable, "-m", "voicesim", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    """`voicesim ARGS` in-process (tests/cli_runner.py), with `env_extra` added to the environment."""
+    return run_cli(*args, env=env_extra)
 
 
 def test_prepare_fills_the_cache_and_a_second_run_renders_nothing(tmp_path):
