@@ -26,6 +26,7 @@ from voicesim.customer import Customer, TurnEvents
 from voicesim.debrief import wording
 from voicesim.errors import VoicesimError
 from voicesim.language import load_language
+from voicesim.learned import load_judge
 from voicesim.scenario import find_scenario
 from voicesim.scorecard import CHECK_IDS
 from voicesim.scoring import score_reply
@@ -101,7 +102,7 @@ def play(scenario_id: str, replies: list[str], rules, cards_only: bool = False):
     customer.opening()
     cards, turns = [], []
     for text in replies:
-        card = score_reply(Transcript.from_text(text), pack)
+        card = score_reply(Transcript.from_text(text), pack, judge=load_judge(scenario.lang))
         reaction = customer.react(card, TurnEvents())
         cards.append(card)
         turns.append(TurnContext(agreed=reaction.state.agreement_reached))
@@ -173,7 +174,8 @@ def test_not_at_fault_no_apology_is_expected_and_none_is_marked_down(rules, scen
 
 
 def test_an_apology_where_none_was_owed_is_not_wrong(rules):
-    replies = ["I'm sorry to hear that, that sounds really frustrating.", *NOT_AT_FAULT_EXEMPLARY[1:]]
+    # An apology that owns the trouble ("sorry to hear that" is sympathy, not an apology: docs/labelling-guide.md).
+    replies = ["I apologise for the trouble this has caused you, that sounds really frustrating.", *NOT_AT_FAULT_EXEMPLARY[1:]]
     call = play("contract-cancellation", replies, rules)
     verdict = call.verdict("apology")
     assert verdict.met is None and verdict.reply == 1 and verdict.code == "apology_not_expected_given"

@@ -18,11 +18,13 @@ from voicesim.scenario import (
     find_scenario,
     list_scenarios,
     load_scenario,
+    scenario_files,
     scenario_version,
     validate,
 )
 
-SHIPPED = sorted(REPO_SCENARIOS.rglob("*.toml"))
+SHIPPED = scenario_files([REPO_SCENARIOS])
+"""The shipped scenario files (scenarios/packs/ holds benchmark packs, not scenarios)."""
 LATE = REPO_SCENARIOS / "en" / "late-delivery.toml"
 
 

@@ -139,7 +139,8 @@ def test_live_the_answer_does_not_wait_for_the_second_pass_and_the_final_words_a
 
 
 def test_live_an_unfinished_second_pass_keeps_the_vosk_words_and_says_so(live_setup, tmp_path, monkeypatch):
-    script = [Say(speak(LIVE_REPLIES[1]), gap_s=0.4), Fail(KeyboardInterrupt(), into_line_s=0.5)]
+    second = [Say(speak(text), gap_s=0.4) for text in LIVE_REPLIES][1]
+    script = [second, Fail(KeyboardInterrupt(), into_line_s=0.5)]
     line = ClockedLine(script)
     view = LiveView(io.StringIO(), tty=False)
     result = run_live(live_setup, line, SessionStore(tmp_path), view, microphone=line, prefetch=False,
