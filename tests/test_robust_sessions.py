@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,7 +44,9 @@ def record(store: SessionStore, trainee: str, turns: int = 2) -> Path:
 @pytest.fixture
 def sessions(tmp_path: Path) -> Path:
     """A sessions folder holding three finished calls (reachable by an ordinary user, see as_nobody)."""
-    for folder in (tmp_path, *tmp_path.parents[:2]):
+    temp_root = Path(tempfile.gettempdir())
+    # Every folder from the temp root down (pytest nests one more under xdist: popen-gwN).
+    for folder in (tmp_path, *(p for p in tmp_path.parents if temp_root in p.parents)):
         folder.chmod(folder.stat().st_mode | 0o711)
     store = SessionStore(tmp_path / "s")
     for name in ("ana", "ben", "cy"):
