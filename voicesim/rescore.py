@@ -126,17 +126,11 @@ def scorer_for(lang: str, asr: str | None = None, vosk_model: str | None = None)
 
 
 def _default_engine(lang: str) -> str:
-    try:
-        return importlib.import_module("voicesim.second_pass").best_engine(lang)
-    except ModuleNotFoundError:
-        return "vosk"
+    return importlib.import_module("voicesim.second_pass").best_engine(lang)
 
 
 def _second_pass():
-    try:
-        module = importlib.import_module("voicesim.second_pass")
-    except ModuleNotFoundError:
-        raise VoicesimError("--asr whisper: the second pass (Whisper) is not installed in this voicesim; use --asr vosk") from None
+    module = importlib.import_module("voicesim.second_pass")
     if not module.is_installed():
         raise VoicesimError(f"--asr whisper: the second pass (Whisper) is not installed; {module.INSTALL_HINT}")
     return module
