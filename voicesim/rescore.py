@@ -126,11 +126,14 @@ def scorer_for(lang: str, asr: str | None = None, vosk_model: str | None = None)
 
 
 def _default_engine(lang: str) -> str:
-    return importlib.import_module("voicesim.second_pass").best_engine(lang)
+    from voicesim import second_pass
+
+    return second_pass.best_engine(lang)
 
 
 def _second_pass():
-    module = importlib.import_module("voicesim.second_pass")
+    from voicesim import second_pass as module  # imported late: a rescore with Vosk never loads it
+
     if not module.is_installed():
         raise VoicesimError(f"--asr whisper: the second pass (Whisper) is not installed; {module.INSTALL_HINT}")
     return module

@@ -15,9 +15,9 @@ from voicesim.desk.library import CallSummary
 from voicesim.scorecard import CHECK_IDS
 
 RECENT_CALLS = 5
+"""Calls per trainee that decide "what to work on next"."""
 PAGE_SIZE = 200
 """Rows per page of the sessions table when served (a page over 2,000 rows renders in well under 300 ms)."""
-"""Calls per trainee that decide "what to work on next"."""
 
 
 @dataclass(frozen=True)
