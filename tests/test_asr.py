@@ -458,3 +458,36 @@ def test_corpus_wer_weighs_by_reference_length() -> None:
     pairs = [("a b c d e f g h i j", "a b c d e f g h i j"), ("k l", "x")]
     assert corpus_word_error_rate(pairs) == pytest.approx(2 / 12)
     assert np.mean([word_error_rate(*p) for p in pairs]) != pytest.approx(2 / 12)
+
+
+def test_a_hang_up_while_a_recognizer_is_built_is_raised_after_it(en_model, monkeypatch):
+    """SIGTERM half-way through vosk's __init__ used to leave a recognizer without its
+    C handle, whose __del__ printed a traceback after the call's clean last line."""
+    import signal
+
+    import vosk
+
+    from voicesim.asr import _POOL
+
+    class HungUp(Exception):
+        pass
+
+    def hang_up(*_):
+        raise HungUp
+
+    built = vosk.KaldiRecognizer.__init__
+
+    def signalled_init(self, *args):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the recognizer is being built
+        built(self, *args)
+
+    previous = signal.signal(signal.SIGTERM, hang_up)
+    monkeypatch.setattr(vosk.KaldiRecognizer, "__init__", signalled_init)
+    try:
+        with pytest.raises(HungUp) as raised:
+            _POOL.take(en_model, 16000)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # Raised from the line that hands the signal back, not from inside vosk's __init__.
+    assert raised.traceback[-1].name == "hang_up"
+    assert raised.traceback[-2].name == "_stop_signals_held"

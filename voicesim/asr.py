@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -58,6 +61,31 @@ change a time rounded to milliseconds, whatever the recognizer heard before.
 """
 MAX_IDLE = 2
 """Idle recognizers kept per model; each holds its share of the composed graph in memory."""
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+"""Ctrl-C and hang-ups: the CLI turns them into exceptions raised in the main thread."""
+
+
+@contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and hang-ups while a Vosk object is built; they are raised again right after.
+
+    Why: raised half-way through vosk's ``__init__`` (before it has its C handle), they
+    leave an object whose ``__del__`` prints a traceback on the way out of a call that was
+    meant to end with one clean line. Blocking them with a signal mask is not enough: the
+    process's other threads (BLAS, PortAudio) would still take them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers in the main thread only
+        return
+    arrived: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda number, _frame: arrived.append(number)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for number in dict.fromkeys(arrived):
+            signal.raise_signal(number)
 
 
 @dataclass(frozen=True)
@@ -94,7 +122,8 @@ def load_model(path: str | Path) -> vosk.Model:
 @functools.cache
 def _load_model_once(view: str, folder: str) -> vosk.Model:
     try:
-        return vosk.Model(view)
+        with _stop_signals_held():
+            return vosk.Model(view)
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise VoicesimError(
             f"Vosk could not load a model from {folder} ({exc}); check it is an unpacked Vosk model or fetch it again"
@@ -142,7 +171,8 @@ class _Pool:
             if slot is not None:
                 slots.remove(slot)
                 return slot
-        return _Slot(vosk.KaldiRecognizer(model, sample_rate), sample_rate)
+        with _stop_signals_held():
+            return _Slot(vosk.KaldiRecognizer(model, sample_rate), sample_rate)
 
     def give_back(self, model_ref: weakref.ref, slot: _Slot) -> None:
         model = model_ref()
