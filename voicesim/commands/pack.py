@@ -15,10 +15,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from voicesim.commands.options import add_call_options, add_sessions_dir
 from voicesim.errors import VoicesimError
 from voicesim.safetext import printable
 
-SESSIONS_HELP = "sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)"
 STOPPED = ("interrupted", "device_lost")
 """Outcomes that stop a pack run: the trainee takes that call again next time."""
 
@@ -38,16 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     take.add_argument("pack", metavar="PACK", help="pack id (voicesim pack list) or path of a pack file")
     take.add_argument("--trainee", required=True, metavar="NAME", help="who takes the calls")
     take.add_argument("--replies-dir", metavar="DIR", help="scripted: DIR/<index>/*.wav or DIR/<scenario id>/*.wav, one file per turn")
-    take.add_argument("--sessions-dir", metavar="DIR", help=SESSIONS_HELP)
-    take.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
-    take.add_argument("--input", metavar="DEVICE", help="microphone by index or name (voicesim devices)")
-    take.add_argument("--output", metavar="DEVICE", help="earpiece by index or name (voicesim devices)")
+    add_sessions_dir(take)
+    add_call_options(take)
     take.add_argument("--json", action="store_true", help="print a JSON list of the calls taken, as `practice --json` has them")
     take.set_defaults(func=run_pack)
 
     status = actions.add_parser("status", help="trainees x calls: done and score")
     status.add_argument("pack", metavar="PACK")
-    status.add_argument("--sessions-dir", metavar="DIR", help=SESSIONS_HELP)
+    add_sessions_dir(status)
     status.add_argument("--json", action="store_true", help="print the table as JSON")
     status.set_defaults(func=run_status)
 

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from voicesim.commands.options import add_call_options, add_sessions_dir
 from voicesim.commands.sessions import add_hub_options
 from voicesim.errors import VoicesimError
 from voicesim.resources import data_file
@@ -42,10 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lang", help="language of the scenario: en or de (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="picks among the customer's line variants; same seed, same call (default: 0)")
     parser.add_argument("--replies", nargs="+", metavar="FILE", help="the trainee's replies, one audio file per turn (scripted call)")
-    parser.add_argument("--sessions-dir", metavar="DIR", help="where sessions are saved (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
-    parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
-    parser.add_argument("--input", metavar="DEVICE", help="microphone by index or name (voicesim devices)")
-    parser.add_argument("--output", metavar="DEVICE", help="earpiece by index or name (voicesim devices)")
+    add_sessions_dir(parser, help="where sessions are saved (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_call_options(parser)
     add_hub_options(parser)
     parser.add_argument("--no-second-pass", action="store_true",
                         help="Vosk's words only: no Whisper second pass for the final transcript and debrief (also $VOICESIM_SECOND_PASS=0)")

@@ -20,6 +20,7 @@ import socket
 import sys
 from pathlib import Path
 
+from voicesim.commands.options import add_sessions_dir
 from voicesim.errors import VoicesimError
 
 DEFAULT_PORT = 8765
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "review", help="the trainer's desk: replay, compare and override calls in the browser",
         description="Serve the trainer's desk on this machine (replay calls with their transcript, compare "
         "trainees, override verdicts, comment), or write it as a static site with --export.")
-    parser.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_sessions_dir(parser)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1; for a training room use voicesim hub)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--export", metavar="DIR", help="write the pages as a static site into DIR instead of serving")

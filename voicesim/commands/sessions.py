@@ -12,6 +12,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from voicesim.commands.options import add_sessions_dir
 from voicesim.safetext import printable
 
 
@@ -24,11 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--trainee", metavar="NAME", help="only this trainee's calls")
     listing.add_argument("--scenario", metavar="ID", help="only calls on this scenario")
     listing.add_argument("--pack", metavar="ID", help="only calls of this benchmark pack (voicesim pack list)")
-    listing.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_sessions_dir(listing)
     listing.add_argument("--json", action="store_true", help="print a JSON list of sessions")
     listing.set_defaults(func=run)
     push = actions.add_parser("push", help="send calls waiting in the outbox to the training-room hub")
-    push.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_sessions_dir(push)
     add_hub_options(push)
     push.set_defaults(func=run_push)
 
