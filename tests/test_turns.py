@@ -291,18 +291,18 @@ def test_the_first_phrase_of_a_reply_is_young_and_held_longer():
     assert (alone.kind, alone.form, alone.young) == ("question", "yes-no", True)
     assert (after_apology.kind, after_apology.young) == ("question", False)
     assert after_okay.young  # "okay, so" is no content yet
-    assert least_hold(alone, "rising", s) > 0.5 > least_hold(after_apology, "rising", s) == s.quick_hold_s
+    assert least_hold(alone, "rising", s) == s.young_hold_s > 0.5 > least_hold(after_apology, "rising", s) == s.quick_hold_s
 
 
 def test_the_quick_hold_needs_the_voice_to_agree():
-    """A yes/no question hands over rising, a wh-question rising or falling; else at least SURE_HOLD_S."""
+    """A yes/no question hands over rising, a wh-question rising or falling; else at least sure_hold_s."""
     cues, s = turn_phrases("en"), TurnSettings()
     yes_no = read_turn(timed("i see is the address still correct", {1: 0.5}), cues)
     wh = read_turn(timed("i see when did you place the order", {1: 0.5}), cues)
     assert (yes_no.form, wh.form) == ("yes-no", "wh")
     assert least_hold(yes_no, "rising", s) == least_hold(wh, "falling", s) == s.quick_hold_s
-    assert least_hold(yes_no, "falling", s) > s.quick_hold_s  # "... still correct, | right?"
-    assert least_hold(wh, "level", s) > s.quick_hold_s
+    assert least_hold(yes_no, "falling", s) == s.sure_hold_s > s.quick_hold_s  # "... still correct, | right?"
+    assert least_hold(wh, "level", s) == s.sure_hold_s
     # Each floor lifts the hold, never lowers it.
     assert hold_for(0.99, s, least_hold(yes_no, "falling", s)) == least_hold(yes_no, "falling", s)
     assert hold_for(0.1, s, s.quick_hold_s) == hold_for(0.1, s)

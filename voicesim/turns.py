@@ -106,6 +106,11 @@ class TurnSettings:
     """Shortest hold: a turn that is surely finished. Also the old rule's hold after any finished word."""
     max_hold_s: float = 1.2
     """Longest hold: a turn that surely goes on ("... and um"); beyond it people expect an answer."""
+    sure_hold_s: float = 0.35
+    """Least hold when the prosody does not confirm the words: the dev replies' comma pauses run 0.2-0.5 s."""
+    young_hold_s: float = 0.55
+    """Least hold after the reply's first phrase: pauses after a first sentence or at its commas run
+    0.3-0.5 s ("Could you tell me your order number, | so I can see ..."); a one-sentence reply waits this long."""
     end_hold_s: float = 0.7
     """The old rule's hold after a word that promises more."""
     probe_s: float = 0.16
@@ -379,11 +384,6 @@ FADING_DB = 4.0
 """The last voiced 0.2 s this much below the turn's median level: the voice fades out."""
 PROSODY_WINDOW_S = 3.0
 """Audio kept for the prosody at a pause: a sentence or two, enough for the voice's median pitch."""
-SURE_HOLD_S = 0.35
-"""Least hold when the prosody does not confirm the words: the dev replies' comma pauses run 0.2-0.5 s."""
-YOUNG_HOLD_S = 0.55
-"""Least hold after the reply's first phrase: pauses after a first sentence or at its commas run
-0.3-0.5 s ("Could you tell me your order number, | so I can see ..."); a one-sentence reply waits this long."""
 RISES = ("rising", "high-rise")
 
 
@@ -404,7 +404,8 @@ def confirmed(reading: Reading, pitch: str) -> bool:
     A yes/no question hands over with a rise, a wh-question with a rise or a fall to low; a
     statement asks by a high rise; a commitment or a question's follow-up ends falling; "please"
     or "thank you" at the end hand over by themselves. Level pitch, or a fall on a yes/no
-    question, leaves it open: the speaker may add a tag or a reason ("... still correct, | right?")."""
+    question, leaves it open: the speaker may add a tag or a reason ("... still correct, | right?"), so
+    the hold is at least ``sure_hold_s``."""
     if reading.kind == "question":
         return pitch in RISES or (reading.form == "wh" and pitch == "falling")
     return (reading.kind == "closing" or (reading.kind == "statement" and pitch == "high-rise")
@@ -420,8 +421,8 @@ def hold_for(p_end: float, settings: TurnSettings, least_s: float = 0.0) -> floa
 def least_hold(reading: Reading, pitch: str, settings: TurnSettings) -> float:
     """The floor under the hold: longer for a reply's first phrase, and where the prosody does not confirm the words."""
     if reading.young:
-        return YOUNG_HOLD_S
-    return settings.quick_hold_s if confirmed(reading, pitch) else SURE_HOLD_S
+        return settings.young_hold_s
+    return settings.quick_hold_s if confirmed(reading, pitch) else settings.sure_hold_s
 
 
 def final_pitch_st(samples: np.ndarray) -> tuple[float | None, float | None]:
