@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicesim.audio import SAMPLE_RATE, Audio, block_levels_dbfs
+from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.transcript import Word
 from voicesim.turns import (
     END_OF_TURN,
@@ -32,6 +32,7 @@ from voicesim.turns import (
     TurnEvidence,
     TurnSettings,
     speech_bounds,
+    voiced_frames,
 )
 
 RECORDED = Path(__file__).parent / "data" / "turn_pauses.json"
@@ -136,7 +137,7 @@ def replay(model, audio: np.ndarray, settings: TurnSettings = TurnSettings()) ->
     det, rec = TurnDetector(settings), Recognizer(model, partials=False)
     pcm = (np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), audio,
                            np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)]) * 32767).astype(np.int16)
-    voiced = _voiced_frames(pcm)
+    voiced = voiced_frames(pcm)
     pauses, ends, words, offset = [], [], [], 0.0
     for i in range(0, len(pcm), FRAME_SAMPLES):
         chunk = pcm[i : i + FRAME_SAMPLES]
@@ -158,10 +159,6 @@ def replay(model, audio: np.ndarray, settings: TurnSettings = TurnSettings()) ->
                 ends.append(replace(event, at_s=event.at_s - LEAD_S, speech_end_s=event.speech_end_s - LEAD_S))
                 det.start_listening()
     return pauses, ends
-
-
-def _voiced_frames(pcm: np.ndarray) -> np.ndarray:
-    return block_levels_dbfs(pcm.astype(np.float32) / 32767, FRAME_SAMPLES) >= TurnSettings().min_speech_dbfs
 
 
 def _gap_after(voiced: np.ndarray, speech_end_s: float) -> float | None:

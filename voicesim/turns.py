@@ -710,19 +710,23 @@ class TurnDetector:
         self._noise_db = min(min(self._levels), NOISE_CEILING_DBFS)
 
 
+def voiced_frames(samples: np.ndarray, settings: TurnSettings = TurnSettings()) -> np.ndarray:
+    """Per 20 ms frame of a whole recording: voiced or not, against the recording's own noise floor."""
+    x = as_float(samples)
+    if len(x) < FRAME_SAMPLES:
+        return np.zeros(0, dtype=bool)
+    db = block_levels_dbfs(x, FRAME_SAMPLES)
+    # The quietest tenth is the room; capped so a file that is all speech still finds its words.
+    floor = max(min(float(np.percentile(db, 10)), -55.0), -90.0)
+    return db >= max(floor + settings.margin_db, settings.min_speech_dbfs)
+
+
 def speech_bounds(samples: np.ndarray, settings: TurnSettings = TurnSettings()) -> tuple[float, float] | None:
     """(first, last) voiced time in a recording, in seconds; None when nothing is voiced.
 
     Used for response delay in scripted calls and by the latency benchmark.
     """
-    x = as_float(samples)
-    n = len(x) // FRAME_SAMPLES
-    if n == 0:
-        return None
-    db = block_levels_dbfs(x, FRAME_SAMPLES)
-    # The quietest tenth is the room; capped so a file that is all speech still finds its words.
-    floor = max(min(float(np.percentile(db, 10)), -55.0), -90.0)
-    voiced = np.nonzero(db >= max(floor + settings.margin_db, settings.min_speech_dbfs))[0]
+    voiced = np.nonzero(voiced_frames(samples, settings))[0]
     if len(voiced) == 0:
         return None
     return float(voiced[0] * FRAME_SAMPLES / SAMPLE_RATE), float((voiced[-1] + 1) * FRAME_SAMPLES / SAMPLE_RATE)
