@@ -94,10 +94,11 @@ def test_a_pause_inside_a_reply_is_held_through(setup, tmp_path: Path, first, se
 
 def test_the_customer_breaks_off_when_the_trainee_goes_on_and_it_is_not_charged(setup, tmp_path: Path):
     after_a_question = [Say(speak("Could you tell me your order number?"), gap_s=0.4),
-                        Say(speak("Then I can see where the parcel is."), after_own_s=0.45)]
+                        Say(speak("Then I can see where the parcel is."), after_own_s=0.6)]
     _, data, line, shown = call(setup, [*after_a_question, CTRL_C_INTO_ANSWER], tmp_path)
-    # A question reads as the end: the answer started in the pause; the trainee went on,
-    # so the customer stopped within the grace period.
+    # A question, and a pause longer than even a first sentence is held (young_hold_s), reads as
+    # the end: the answer started in the pause; the trainee went on, so the customer stopped
+    # within the grace period.
     broken_off = line.played[1][0]
     assert line.spoken[0][1] < broken_off < line.spoken[1][0]
     assert line.stopped[0] - broken_off < SETTINGS.barge_in_grace_s

@@ -107,7 +107,7 @@ def corpus_requests() -> set[tuple[str, float]]:
         (row["text"], test_audio_path.CALM_LENGTH_SCALE) for row in test_audio_path.pick_replies()
     } | {(t, 1.0) for first, second, *_ in test_live_loop.PAUSES_INSIDE_A_REPLY for t in (first, second)} | {
         (text, turn_replies.LENGTH_SCALE) for reply in (*turn_replies.REPLIES, turn_replies.THINKING_PAUSE) for text, _ in reply
-    }
+    } | {(text, turn_replies.DEV_LENGTH_SCALE) for reply in turn_replies.DEV_REPLIES for text, _ in reply}
 
 
 def all_requests() -> set[tuple[str, float]]:

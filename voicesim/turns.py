@@ -12,9 +12,9 @@ far, so tests can use synthetic audio.
 >>> events = det.feed(tone, customer_playing=False) + det.feed(np.zeros(16000, np.float32), customer_playing=False)
 >>> [str(e.kind) for e in events]
 ['speech_start', 'pause']
->>> evidence = det.judge("so could you tell me your order number")
->>> evidence.complete, evidence.pitch, evidence.hold_s < 0.4
-('question', 'level', True)
+>>> evidence = det.judge("i am sorry could you tell me your order number", phrase_from=3)
+>>> evidence.complete, evidence.pitch, evidence.young, evidence.hold_s < 0.4
+('question', 'level', False, True)
 >>> [str(e.kind) for e in det.feed(np.zeros(320, np.float32), customer_playing=False)]
 ['end_of_turn']
 
@@ -24,15 +24,23 @@ also pause 300-700 ms between sentences of one turn, and longer to think mid-cla
 So a short silence (``probe_s``) is only a PAUSE: the call loop flushes Vosk and hands
 the words so far to :meth:`TurnDetector.judge`, which weighs
 
-* the words: a question, a closing or a complete proposal ends a turn; an apology or
-  acknowledgement usually opens one; a last word like "and", "the", "um" promises more
-  (phrase lists in ``data/turns/<lang>.toml``);
+* the words: a question, a closing or a complete proposal or commitment ends a turn; an
+  apology or acknowledgement usually opens one; a last word like "and", "the", "um"
+  promises more (phrase lists in ``data/turns/<lang>.toml``);
+* what the reply has covered: after its first phrase a reply most often goes on, even
+  when that phrase is complete ("Could you tell me your order number, | so I can see
+  ..."); a statement after the reply's question follows that question up;
 * the prosody at the pause: falling pitch to low in the voice's range closes a
-  statement, level pitch holds the floor; final lengthening and fading energy;
+  statement, level pitch holds the floor, a high rise asks; final lengthening and
+  fading energy;
 
 into an end-of-turn probability ``p_end`` (a small logistic rule, as pipecat's
 smart-turn and LiveKit's turn detector frame it), and turns it into a hold: the silence
-that must pass before END_OF_TURN, from 0.16 s (p_end near 1) to 1.2 s (near 0).
+that must pass before END_OF_TURN, from 0.16 s (p_end near 1) to 1.2 s (near 0). The
+hold has a floor (:func:`least_hold`): the quick hold only where the voice confirms the
+words (a yes/no question rising, a wh-question or a commitment falling), 0.35 s where it
+does not, 0.55 s after a reply's first phrase. :func:`weigh` is that decision, pure, on
+a :class:`PauseContext`; recorded contexts replay it in tests without audio.
 The evidence travels with the END_OF_TURN event (:class:`TurnEvidence`) so a trainer
 can see why the customer spoke when it did. ``TurnSettings(predictive=False)`` keeps the
 old detector for comparison: the quick hold after any word that does not promise more.
@@ -98,6 +106,11 @@ class TurnSettings:
     """Shortest hold: a turn that is surely finished. Also the old rule's hold after any finished word."""
     max_hold_s: float = 1.2
     """Longest hold: a turn that surely goes on ("... and um"); beyond it people expect an answer."""
+    sure_hold_s: float = 0.35
+    """Least hold when the prosody does not confirm the words: the dev replies' comma pauses run 0.2-0.5 s."""
+    young_hold_s: float = 0.55
+    """Least hold after the reply's first phrase: pauses after a first sentence or at its commas run
+    0.3-0.5 s ("Could you tell me your order number, | so I can see ..."); a one-sentence reply waits this long."""
     end_hold_s: float = 0.7
     """The old rule's hold after a word that promises more."""
     probe_s: float = 0.16
@@ -125,9 +138,9 @@ class TurnEvidence:
     hold_s: float
     """Silence the detector waits before the customer may answer."""
     complete: str
-    """What the words so far read as: question, closing, proposal, statement, preface, open or unknown."""
+    """What the words so far read as: question, closing, proposal, follow-up, statement, preface, open or unknown."""
     pitch: str
-    """Pitch at the pause: falling, level, rising or unknown."""
+    """Pitch at the pause: falling, level, rising (continuation), high-rise (asking) or unknown."""
     lengthened: bool
     """The last word was drawn out against the turn's pace (final lengthening)."""
     fading: bool
@@ -136,6 +149,8 @@ class TurnEvidence:
     """Probability that the turn is over; None for the old silence rule."""
     last_words: str
     """The end of what was said, as the detector judged it."""
+    young: bool = False
+    """The pause came after the reply's first phrase (nothing of substance before it)."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -176,6 +191,12 @@ class TurnPhrases:
     """Words that join a phrase to the one before ("and", "or"): it continues that phrase's kind."""
     preface_markers: tuple[tuple[str, ...], ...] = ()
     """Phrases that usually open a reply rather than end it (an apology, an acknowledgement)."""
+    wh_words: frozenset[str] = frozenset()
+    """Question words: a question opened by one may end falling; others ask yes or no and end rising."""
+    commitments: tuple[tuple[str, ...], ...] = ()
+    """Words that make a statement a commitment wherever they stand ("it will arrive on friday")."""
+    not_commitments: tuple[tuple[str, ...], ...] = ()
+    """Where those words commit to nothing ("i can see", "will not")."""
 
 
 @functools.cache
@@ -199,6 +220,9 @@ def turn_phrases(lang: str) -> TurnPhrases:
         clause_openers=phrases("clause_openers"),
         coordinators=frozenset(w.lower() for w in data.get("coordinators", [])),
         preface_markers=phrases("preface_markers"),
+        wh_words=frozenset(w.lower() for w in data.get("wh_words", [])),
+        commitments=phrases("commitments"),
+        not_commitments=phrases("not_commitments"),
     )
 
 
@@ -210,17 +234,41 @@ TAG_MIN_WORDS = 3
 
 def phrase_starts(words: Sequence[Word], since: int = 0) -> list[int]:
     """Indices where a phrase begins: 0, `since`, and every word after a pause between recognized words."""
-    starts = sorted({0, since})
-    for i in range(since + 1, len(words)):
+    starts = {0, since}
+    for i in range(1, len(words)):
         a, b = words[i - 1], words[i]
         if a.end_s is not None and b.start_s is not None and b.start_s - a.end_s >= PHRASE_GAP_S:
-            starts.append(i)
-    return starts
+            starts.add(i)
+    return sorted(starts)
 
 
 def last_phrase(words: Sequence[Word], since: int = 0) -> list[str]:
     """The words after the last pause between recognized words, and not before index `since`."""
     return [w.word.lower() for w in words[phrase_starts(words, since)[-1] :]]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the words of a turn so far read as at a pause."""
+
+    kind: str
+    """The last phrase: question, closing, proposal, follow-up (of an earlier question), statement, preface, open or unknown."""
+    form: str = ""
+    """A question's form: "wh" (a question word first) or "yes-no" (an auxiliary first, a tag); else ""."""
+    young: bool = True
+    """Nothing of substance came before the last phrase: the reply has only just begun."""
+
+
+def read_turn(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0) -> Reading:
+    """What the turn's words so far read as at a pause (see :func:`completeness`), with the question's form
+    and whether the last phrase is the reply's first."""
+    if not words:
+        return Reading("unknown")
+    tokens = [w.word.lower() for w in words]
+    starts = phrase_starts(words, min(phrase_from, len(words) - 1))
+    young = all(t in cues.lead_ins or t in cues.hold_words for t in tokens[: starts[-1]])
+    kind, form = _kind(tokens, starts, cues)
+    return Reading(kind, form, young)
 
 
 def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0) -> str:
@@ -229,32 +277,41 @@ def completeness(words: Sequence[Word], cues: TurnPhrases, phrase_from: int = 0)
     `phrase_from`: index of the first word after the previous pause, when the caller knows
     it (the live loop flushes Vosk at every pause); word gaps find later ones.
     """
-    if not words:
-        return "unknown"
-    tokens = [w.word.lower() for w in words]
+    return read_turn(words, cues, phrase_from).kind
+
+
+def _kind(tokens: list[str], starts: list[int], cues: TurnPhrases) -> tuple[str, str]:
+    """(kind, question form) of the last phrase, tokens[starts[-1]:], read against the earlier ones."""
     if tokens[-1] in cues.hold_words:
-        return "open"
-    starts = phrase_starts(words, min(phrase_from, len(words) - 1))
+        return "open", ""
     phrase = tokens[starts[-1] :]
     core = _core(phrase, cues)
     if _ends_with(phrase, cues.closings):
-        return "closing"
+        return "closing", ""
     if len(tokens) >= TAG_MIN_WORDS and _ends_with(tokens, cues.tag_endings):
-        return "question"  # also a tag after its own pause: "... still correct, [pause] right"
+        return "question", "yes-no"  # also a tag after its own pause: "... still correct, [pause] right"
     if not core:
-        return "open"  # only "okay", "so", "well": a reply is starting
+        return "open", ""  # only "okay", "so", "well": a reply is starting
     if _starts_with(core, cues.question_openers):
-        return "question"
+        return "question", _form(core, cues)
     if _starts_with(core, cues.clause_openers):
-        return "open"
+        return "open", ""
     if _starts_with(core, cues.proposal_openers):
-        return "proposal"
+        return "proposal", ""
     continued = _continued_kind(phrase, tokens, starts[:-1], cues)
     if continued:
         return continued
     if _contains(phrase, cues.preface_markers):
-        return "preface"
-    return "statement"
+        return "preface", ""
+    if _contains(core, cues.commitments) and not _contains(core, cues.not_commitments):
+        return "proposal", ""
+    if any(_starts_with(_core(tokens[i:], cues), cues.question_openers) for i in starts[:-1]):
+        return "follow-up", ""  # "what would be best for you, | a replacement sent overnight?"
+    return "statement", ""
+
+
+def _form(core: list[str], cues: TurnPhrases) -> str:
+    return "wh" if core[0] in cues.wh_words else "yes-no"
 
 
 def _core(phrase: list[str], cues: TurnPhrases) -> list[str]:
@@ -265,7 +322,7 @@ def _core(phrase: list[str], cues: TurnPhrases) -> list[str]:
     return phrase[i:]
 
 
-def _continued_kind(phrase: list[str], tokens: list[str], earlier: list[int], cues: TurnPhrases) -> str | None:
+def _continued_kind(phrase: list[str], tokens: list[str], earlier: list[int], cues: TurnPhrases) -> tuple[str, str] | None:
     """The kind a joined phrase goes on: "I will send a replacement, [pause] and refund the fee" is still
     the offer; "could you tell me the number, [pause] so I can see where it is" still the question."""
     if not phrase or phrase[0] not in cues.coordinators:
@@ -273,9 +330,9 @@ def _continued_kind(phrase: list[str], tokens: list[str], earlier: list[int], cu
     for i in reversed(earlier):
         core = _core(tokens[i:], cues)
         if _starts_with(core, cues.question_openers):
-            return "question"
+            return "question", _form(core, cues)
         if _starts_with(core, cues.proposal_openers):
-            return "proposal"
+            return "proposal", ""
     return None
 
 
@@ -291,63 +348,137 @@ def _contains(tokens: list[str], patterns: tuple[tuple[str, ...], ...]) -> bool:
     return any(tuple(tokens[i : i + len(p)]) == p for p in patterns for i in range(len(tokens) - len(p) + 1))
 
 
-# The end-of-turn rule: log-odds per cue, summed and squashed into p_end. Set by hand on
-# the test replies (tests/test_turns.py) in the way smart-turn's classifier is read: the
-# words carry most of the weight, prosody moves a borderline case either way.
+# The end-of-turn rule: log-odds per cue, summed and squashed into p_end, in the way
+# smart-turn's classifier is read: the words carry most of the weight, prosody moves a
+# borderline case either way. Set by hand on the demo replies and the dev replies
+# (tests/turn_replies.py DEV_REPLIES); the test set (REPLIES) is held out.
 COMPLETE_LOGIT = {
-    "question": 2.2, "closing": 2.2, "proposal": 0.8, "statement": -1.0,
+    "question": 2.2, "closing": 2.2, "proposal": 0.8, "follow-up": 0.8, "statement": -1.0,
     "preface": -1.6, "open": -3.0, "unknown": 0.0,
 }
 """Questions and closings hand the turn over; an apology or "and" promises more. A plain
 statement leans to "more": a trainee's reply mostly ends with a question or an offer
-(ask before you solve), while statements of fact sit between its sentences."""
-PITCH_LOGIT = {"falling": 0.5, "level": -1.2, "rising": -0.3, "unknown": 0.0}
+(ask before you solve), while statements of fact sit between its sentences. A statement
+after the reply's question (a follow-up: its reason, an option) leaves that question
+waiting for the customer, like a complete offer."""
+PITCH_LOGIT = {"falling": 0.5, "level": -1.2, "rising": -0.3, "high-rise": -0.3, "unknown": 0.0}
 """Falling to low closes; level holds the floor; a rise on a statement is continuation (on a question see below)."""
 QUESTION_RISE_LOGIT = 0.5
 """A rise on a question is question intonation, not continuation."""
 LENGTHENED_LOGIT = 0.15
 """Weak: a voice draws out the last word of a sentence inside a turn too."""
 FADING_LOGIT = 0.3
+YOUNG_LOGIT = -1.0
+"""The reply's first phrase: people go on after it more often than not (the reason for a
+question, the rest of an offer), so even a complete one leans to "more"."""
 FALL_SEMITONES = -1.5
 """A final change this far down, or an end this far below the voice's median, is a fall."""
 RISE_SEMITONES = 2.0
 """A final rise of this much is a rise (question intonation or continuation)."""
+HIGH_END_SEMITONES = 3.0
+"""A rise that ends this far above the voice's median is a high rise: asking, not continuing.
+A continuation rise at a comma ends near the median (measured on Piper's commas: -1.5..+1.5)."""
 LENGTHENED_RATIO = 1.4
 """Last word's time per syllable against the turn's median: final lengthening."""
 FADING_DB = 4.0
 """The last voiced 0.2 s this much below the turn's median level: the voice fades out."""
 PROSODY_WINDOW_S = 3.0
 """Audio kept for the prosody at a pause: a sentence or two, enough for the voice's median pitch."""
+RISES = ("rising", "high-rise")
 
 
-def end_probability(complete: str, pitch: str, lengthened: bool, fading: bool) -> float:
+def end_probability(complete: str, pitch: str, lengthened: bool, fading: bool, young: bool = False) -> float:
     """p_end from the cues (the logistic rule above)."""
+    if complete == "statement" and pitch == "high-rise":
+        complete = "question"  # "you sent it on monday?": asked by the voice alone
     logit = COMPLETE_LOGIT[complete] + PITCH_LOGIT[pitch]
-    if complete == "question" and pitch == "rising":
-        logit += QUESTION_RISE_LOGIT - PITCH_LOGIT["rising"]
-    logit += LENGTHENED_LOGIT * lengthened + FADING_LOGIT * fading
+    if complete == "question" and pitch in RISES:
+        logit += QUESTION_RISE_LOGIT - PITCH_LOGIT[pitch]
+    logit += LENGTHENED_LOGIT * lengthened + FADING_LOGIT * fading + YOUNG_LOGIT * young
     return 1.0 / (1.0 + math.exp(-logit))
 
 
-def hold_for(p_end: float, settings: TurnSettings) -> float:
-    """Silence to wait: quick when the turn is surely over, growing steeply as doubt grows."""
+def confirmed(reading: Reading, pitch: str) -> bool:
+    """The voice agrees with the words that the turn is handed over, so the quick hold may apply.
+
+    A yes/no question hands over with a rise, a wh-question with a rise or a fall to low; a
+    statement asks by a high rise; a commitment or a question's follow-up ends falling; "please"
+    or "thank you" at the end hand over by themselves. Level pitch, or a fall on a yes/no
+    question, leaves it open: the speaker may add a tag or a reason ("... still correct, | right?"), so
+    the hold is at least ``sure_hold_s``."""
+    if reading.kind == "question":
+        return pitch in RISES or (reading.form == "wh" and pitch == "falling")
+    return (reading.kind == "closing" or (reading.kind == "statement" and pitch == "high-rise")
+            or (reading.kind in ("proposal", "follow-up") and pitch == "falling"))
+
+
+def hold_for(p_end: float, settings: TurnSettings, least_s: float = 0.0) -> float:
+    """Silence to wait: quick when the turn is surely over, growing steeply as doubt grows; never below `least_s`."""
     span = settings.max_hold_s - settings.quick_hold_s
-    return round(settings.quick_hold_s + span * (1.0 - p_end) ** 1.5, 3)
+    return round(max(settings.quick_hold_s + span * (1.0 - p_end) ** 1.5, least_s), 3)
 
 
-def pitch_at_pause(samples: np.ndarray) -> str:
-    """falling, level, rising or unknown: the contour of the last voiced 0.4 s against the voice's median."""
+def least_hold(reading: Reading, pitch: str, settings: TurnSettings) -> float:
+    """The floor under the hold: longer for a reply's first phrase, and where the prosody does not confirm the words."""
+    if reading.young:
+        return settings.young_hold_s
+    return settings.quick_hold_s if confirmed(reading, pitch) else settings.sure_hold_s
+
+
+def final_pitch_st(samples: np.ndarray) -> tuple[float | None, float | None]:
+    """(rise over the last voiced 0.4 s, last voiced F0 against the voice's median), in semitones; None where unknown."""
     from voicesim.prosody import final_pitch
 
     found = final_pitch(Audio(samples))
-    if found is None:
+    return (None, None) if found is None else (found[0], found[1])
+
+
+def pitch_class(rise_st: float | None, end_st: float | None) -> str:
+    """falling, level, rising, high-rise or unknown, from :func:`final_pitch_st`."""
+    if end_st is None:
         return "unknown"
-    change, end_vs_median = found
-    if change is not None and change >= RISE_SEMITONES:
-        return "rising"
-    if end_vs_median <= FALL_SEMITONES or (change is not None and change <= FALL_SEMITONES):
+    if rise_st is not None and rise_st >= RISE_SEMITONES:
+        return "high-rise" if end_st >= HIGH_END_SEMITONES else "rising"
+    if end_st <= FALL_SEMITONES or (rise_st is not None and rise_st <= FALL_SEMITONES):
         return "falling"
-    return "level" if change is not None else "unknown"  # too few voiced frames at the end for a contour
+    return "level" if rise_st is not None else "unknown"  # too few voiced frames at the end for a contour
+
+
+def pitch_at_pause(samples: np.ndarray) -> str:
+    """falling, level, rising, high-rise or unknown: the contour of the last voiced 0.4 s against the voice's median."""
+    return pitch_class(*final_pitch_st(samples))
+
+
+@dataclass(frozen=True)
+class PauseContext:
+    """What the detector has at a pause, before weighing it; recorded, it replays a decision without audio."""
+
+    words: tuple[Word, ...]
+    """The turn's words so far, with Vosk's timings."""
+    phrase_from: int
+    """Index of the first word since the previous pause (0 when unknown)."""
+    pitch_rise_st: float | None
+    """Pitch change over the last voiced 0.4 s in semitones; None when too little was voiced."""
+    pitch_end_st: float | None
+    """Last voiced pitch against the voice's median in semitones; None when no pitch was found."""
+    fading: bool
+    """The voice got quieter towards the pause."""
+    silence_s: float
+    """Silence so far when judged."""
+
+
+def weigh(context: PauseContext, cues: TurnPhrases, settings: TurnSettings) -> TurnEvidence:
+    """The decision at a pause (pure): what the words read as and how the voice ended, into p_end and the hold."""
+    words = context.words
+    reading = read_turn(words, cues, context.phrase_from)
+    pitch = pitch_class(context.pitch_rise_st, context.pitch_end_st)
+    drawn_out = lengthened(words)
+    p_end = end_probability(reading.kind, pitch, drawn_out, context.fading, reading.young)
+    return TurnEvidence(
+        silence_s=context.silence_s, hold_s=hold_for(p_end, settings, least_hold(reading, pitch, settings)),
+        complete=reading.kind, pitch=pitch, lengthened=drawn_out, fading=context.fading, p_end=round(p_end, 3),
+        last_words=" ".join(w.word for w in words[-6:]), young=reading.young,
+    )
 
 
 def lengthened(words: Sequence[Word]) -> bool:
@@ -427,22 +558,17 @@ class TurnDetector:
         """
         if isinstance(words, str):
             words = [Word(w) for w in words.split()]
-        silence = self._silence_s()
-        tail = " ".join(w.word for w in words[-6:])
         if not self.settings.predictive:
-            self._evidence = self._old_rule(words, silence, tail)
+            tail = " ".join(w.word for w in words[-6:])
+            self._evidence = self._old_rule(words, self._silence_s(), tail)
             return self._evidence
-        samples = self._voiced_audio()
-        complete = completeness(words, self._cues, phrase_from)
-        pitch = pitch_at_pause(samples)
-        drawn_out = lengthened(words)
-        fading = self._fading()
-        p_end = end_probability(complete, pitch, drawn_out, fading)
-        self._evidence = TurnEvidence(
-            silence_s=round(silence, 3), hold_s=hold_for(p_end, self.settings), complete=complete, pitch=pitch,
-            lengthened=drawn_out, fading=fading, p_end=round(p_end, 3), last_words=tail,
-        )
+        self._evidence = weigh(self.pause_context(words, phrase_from), self._cues, self.settings)
         return self._evidence
+
+    def pause_context(self, words: Sequence[Word], phrase_from: int = 0) -> PauseContext:
+        """What there is to weigh at this pause: the words and the voice's cues up to the last voiced frame."""
+        found = final_pitch_st(self._voiced_audio())
+        return PauseContext(tuple(words), phrase_from, found[0], found[1], self._fading(), round(self._silence_s(), 3))
 
     def _old_rule(self, words: Sequence[Word], silence: float, tail: str) -> TurnEvidence:
         """Before issue 11: the quick hold after any word that does not promise more; at once after a Vosk final."""
@@ -584,19 +710,23 @@ class TurnDetector:
         self._noise_db = min(min(self._levels), NOISE_CEILING_DBFS)
 
 
+def voiced_frames(samples: np.ndarray, settings: TurnSettings = TurnSettings()) -> np.ndarray:
+    """Per 20 ms frame of a whole recording: voiced or not, against the recording's own noise floor."""
+    x = as_float(samples)
+    if len(x) < FRAME_SAMPLES:
+        return np.zeros(0, dtype=bool)
+    db = block_levels_dbfs(x, FRAME_SAMPLES)
+    # The quietest tenth is the room; capped so a file that is all speech still finds its words.
+    floor = max(min(float(np.percentile(db, 10)), -55.0), -90.0)
+    return db >= max(floor + settings.margin_db, settings.min_speech_dbfs)
+
+
 def speech_bounds(samples: np.ndarray, settings: TurnSettings = TurnSettings()) -> tuple[float, float] | None:
     """(first, last) voiced time in a recording, in seconds; None when nothing is voiced.
 
     Used for response delay in scripted calls and by the latency benchmark.
     """
-    x = as_float(samples)
-    n = len(x) // FRAME_SAMPLES
-    if n == 0:
-        return None
-    db = block_levels_dbfs(x, FRAME_SAMPLES)
-    # The quietest tenth is the room; capped so a file that is all speech still finds its words.
-    floor = max(min(float(np.percentile(db, 10)), -55.0), -90.0)
-    voiced = np.nonzero(db >= max(floor + settings.margin_db, settings.min_speech_dbfs))[0]
+    voiced = np.nonzero(voiced_frames(samples, settings))[0]
     if len(voiced) == 0:
         return None
     return float(voiced[0] * FRAME_SAMPLES / SAMPLE_RATE), float((voiced[-1] + 1) * FRAME_SAMPLES / SAMPLE_RATE)

@@ -25,6 +25,7 @@ from voicesim.session import (
     Session,
     SessionStore,
     SilencePrompt,
+    TurnRecord,
     round_s,
 )
 from voicesim.transcript import Transcript
@@ -81,6 +82,19 @@ class _LiveTurn:
         return notes
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The customer's answer to the turn as it stood at a pause, worked out while the hold runs."""
+
+    transcript: Transcript
+    customer: Customer
+    """The forked customer who reacted; it becomes the call's customer if the answer is given."""
+    reply: Reply
+    record: TurnRecord
+    line: Audio
+    """The answer as the customer will say it (rendered, on the phone line)."""
+
+
 class LiveCall:
     """One call on a streaming line; :meth:`run` returns when the call has ended.
 
@@ -89,7 +103,9 @@ class LiveCall:
     a hold (:mod:`voicesim.turns`). If the trainee still goes on within the first
     moments of that answer, the customer breaks off, nothing of that answer counts, the
     turn continues, and the false start is recorded as the customer's (never as the
-    trainee's interruption).
+    trainee's interruption). People prepare their answer while the other is still
+    pausing; so does the loop: at each pause it scores the reply so far and renders the
+    customer's answer (:class:`_Answer`), and when the hold ends it only has to play it.
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
@@ -126,6 +142,8 @@ class LiveCall:
         self.breakdown: list[tuple[float, float]] = []
         """Per answered turn: (trailing silence waited, seconds from decision to the answer's start)."""
         self._partial = ""
+        self._prepared: _Answer | None = None
+        """The answer worked out at the latest pause; used only if the words are still the same at the end."""
 
     def run(self) -> CallResult:
         session = self.store.create(self.setup.meta("live"))
@@ -194,13 +212,11 @@ class LiveCall:
                 continue
             decided_at = self.mic.now()
             self._flush(turn)
-            transcript = turn.words()
+            answer = self._answer(session, turn)
             self.detector.start_listening()
-            customer = fork(self.customer)
-            reply = self._reply(turn, transcript)
-            record = answer_turn(self.setup, customer, len(session.turns) + 1, CustomerSpeech(turn.line, *turn.heard), reply)
+            customer, transcript, reply, record = answer.customer, answer.transcript, answer.reply, answer.record
             reaction = record.customer_answer
-            start, audio, started_at = self._start_line(session, texts(reaction))
+            start, audio, started_at = self._start_line(session, answer.line)
             latency = self._latency(end_event.speech_end_s, started_at)
             following = _LiveTurn(line=reaction.text, start_pos=self._pos)
             if self._trainee_goes_on(session, following, start):
@@ -226,6 +242,21 @@ class LiveCall:
             if reaction.ended:
                 return Outcome(reaction.outcome or Outcome.TURN_LIMIT)
 
+    def _prepare(self, session: Session, turn: _LiveTurn) -> _Answer:
+        """Score the reply as it stands, let a fork of the customer react, and render what they will say."""
+        transcript = turn.words()
+        customer = fork(self.customer)
+        reply = self._reply(turn, transcript)
+        record = answer_turn(self.setup, customer, len(session.turns) + 1, CustomerSpeech(turn.line, *turn.heard), reply)
+        return _Answer(transcript, customer, reply, record, customer_voice(self.setup, texts(record.customer_answer)))
+
+    def _answer(self, session: Session, turn: _LiveTurn) -> _Answer:
+        """The answer prepared at the pause, if the words are still the same (the silence since added none)."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.transcript.words == turn.words().words:
+            return prepared
+        return self._prepare(session, turn)
+
     def _flush(self, turn: _LiveTurn) -> None:
         """Close the recognizer's segment (no partial lag: the last word is known now) and keep it in the turn."""
         turn.segments.append(((self._rec_start - turn.start_pos) / SAMPLE_RATE, self.recognizer.finish()))
@@ -241,9 +272,10 @@ class LiveCall:
 
     # --- speaking ---------------------------------------------------------------------------
 
-    def _start_line(self, session: Session, lines: Sequence[str]) -> tuple[float, Audio, float]:
-        """Start the customer speaking; returns (start in the recording, the audio, clock time it started)."""
-        audio = customer_voice(self.setup, lines)
+    def _start_line(self, session: Session, lines: Sequence[str] | Audio) -> tuple[float, Audio, float]:
+        """Start the customer speaking (lines, or their audio rendered already); returns (start in the
+        recording, the audio, clock time it started)."""
+        audio = lines if isinstance(lines, Audio) else customer_voice(self.setup, lines)
         self.line.play_async(audio)
         started_at = self.mic.now()
         start = session.recording.schedule_customer(audio.samples, self.mic.received / SAMPLE_RATE)
@@ -316,6 +348,7 @@ class LiveCall:
                     end = self.detector.pending_end()
                     if end is not None:
                         return end
+                    self._prepared = self._prepare(session, turn)
             if self.detector.heard_speech and (self._pos - turn.start_pos) / SAMPLE_RATE > MAX_TURN_S:
                 self.detector.start_listening()
                 return TurnEvent(TurnEventKind.END_OF_TURN, self._pos / SAMPLE_RATE, None)
