@@ -21,8 +21,11 @@ from voicesim.prosody import measure_tone
 from voicesim.scenario import ANGER_LEVELS, find_scenario, list_scenarios
 from voicesim.scenario_voice import (
     TSV_COLUMNS,
+    likely_order,
+    prepare_for_call,
     render_scenario,
     spoken_lines,
+    unrendered,
     voice_settings,
 )
 from voicesim.tts import (
@@ -177,6 +180,43 @@ def test_deleting_the_cache_is_safe_and_gives_the_same_line(line_store):
     clear_cache()
     assert synthesize(text, voice=voice).samples.tobytes() == first
     assert len(cached_files(line_store)) == 1
+
+
+# -- no added latency: lines rendered before they are needed
+
+
+def test_lines_are_warmed_in_the_order_a_call_needs_them():
+    scenario = find_scenario("late-delivery")
+    order = likely_order(scenario)
+    assert sorted(line.text for line in order) == sorted(line.text for line in spoken_lines(scenario))
+    kinds = [line.kind for line in order]
+    assert order[0].kind == "opening" and order[0].slot.startswith("opening.angry")  # late-delivery starts angry
+    assert kinds.index("stage") > max(i for i, k in enumerate(kinds) if k == "reaction")
+    details = [i for i, line in enumerate(order) if line.slot.startswith("stages.details.")]
+    closing = [i for i, line in enumerate(order) if line.slot.startswith("stages.closing.")]
+    assert max(details) < min(closing) < kinds.index("ending")
+    assert [line.anger for line in order if line.slot.startswith("stages.details.")][0] == "angry"
+
+
+def test_a_first_live_call_renders_the_missing_piper_lines_before_it_starts(line_store):
+    scenario = find_scenario("late-delivery")
+    voice = voice_settings(scenario)
+    # As if an earlier call had rendered all but the two shortest lines (Piper renders those in ~1 s).
+    for line in sorted(spoken_lines(scenario), key=lambda line: len(line.text))[2:]:
+        line_cache.store_line(line_cache_key(line.text, voice), np.zeros(1600, dtype=np.float32))
+    said = []
+    assert prepare_for_call(scenario, said.append, progress=False) == 2
+    assert len(said) == 1 and "rendering its 2 lines once" in said[0], said
+    assert unrendered(scenario) == []
+    assert len(cached_files(line_store)) == len(spoken_lines(scenario))
+    assert prepare_for_call(scenario, said.append, progress=False) == 0 and len(said) == 1  # nothing to say twice
+
+
+def test_espeak_lines_are_rendered_when_needed_not_before_the_call(line_store, monkeypatch):
+    monkeypatch.setenv(ENGINE_ENV, "espeak")
+    said = []
+    assert prepare_for_call(find_scenario("late-delivery"), said.append, progress=False) == 0
+    assert said == [] and cached_files(line_store) == set()
 
 
 # -- voicesim scenarios render / prepare

@@ -16,6 +16,7 @@ line without the call passing anything but the text.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,13 @@ from voicesim.scenario import ANGER_LEVELS, Scenario
 
 TSV_NAME = "lines.tsv"
 TSV_COLUMNS = ("file", "text", "anger", "kind")
+CALL_ORDER = ("opening", "reaction", "stages.opening", "stages.details", "fact", "stages.solution",
+              "stages.closing", "ending")
+"""When a call needs each kind of line: facts are asked for in the details stage, endings come last."""
+SLOW_ENGINES = ("piper",)
+"""Engines too slow to render a line while the customer is due to answer (espeak-ng takes ~0.15 s, Piper ~1 s)."""
+PIPER_LINE_S = 0.8
+"""Seconds Piper takes per scenario line on a 2-core PC, for the estimate before a first call (BENCHMARKS.md)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,28 @@ def spoken_lines(scenario: Scenario) -> list[SpokenLine]:
     return unique
 
 
+def likely_order(scenario: Scenario) -> list[SpokenLine]:
+    """Every line of `scenario`, the ones a call needs soonest first.
+
+    The opening at the start anger comes first, then the reactions (every answer starts
+    with one), then each stage's lines in the order the call reaches the stages, the
+    levels nearest the start anger first, the fact answers after the details stage, and
+    the endings; openings at other anger levels only serve another difficulty, so last.
+    """
+    from voicesim.customer_rules import load_rules
+
+    start = ANGER_LEVELS.index(load_rules().level(scenario.start_anger))
+
+    def rank(line: SpokenLine) -> tuple[int, int]:
+        distance = abs(ANGER_LEVELS.index(line.anger) - start)
+        if line.kind == "opening" and distance:
+            return len(CALL_ORDER), distance
+        group = ".".join(line.slot.split(".")[:2]) if line.kind == "stage" else line.kind
+        return CALL_ORDER.index(group), distance
+
+    return sorted(spoken_lines(scenario), key=rank)
+
+
 def voice_settings(scenario: Scenario):
     """The persona's ``voicesim.tts.VoiceSettings``, with the anger level of every scenario line."""
     from voicesim.tts import VoiceSettings
@@ -76,22 +106,46 @@ def voice_settings(scenario: Scenario):
                          engine=v.engine, semitones=v.semitones, pace=v.pace, lines=lines)
 
 
+def unrendered(scenario: Scenario) -> list[SpokenLine]:
+    """The lines of `scenario` not in the disk cache yet, soonest needed first."""
+    from voicesim import line_cache
+    from voicesim.tts import line_cache_key
+
+    voice = voice_settings(scenario)
+    return [line for line in likely_order(scenario) if not line_cache.is_cached(line_cache_key(line.text, voice))]
+
+
 def prepare(scenario: Scenario, progress: bool = True) -> tuple[int, int]:
     """Render every line of `scenario` into the disk cache; (lines rendered now, lines already cached)."""
     from tqdm import tqdm
 
-    from voicesim import line_cache
-    from voicesim.tts import line_cache_key, synthesize
+    from voicesim.tts import synthesize
 
     voice = voice_settings(scenario)
-    rendered = cached = 0
-    for line in tqdm(spoken_lines(scenario), desc=scenario.id, unit="line", disable=not progress, leave=True):
-        if line_cache.is_cached(line_cache_key(line.text, voice)):
-            cached += 1
-            continue
+    missing = unrendered(scenario)
+    for line in tqdm(missing, desc=scenario.id, unit="line", disable=not progress, leave=True):
         synthesize(line.text, lang=scenario.lang, voice=voice, phone_line=False)
-        rendered += 1
-    return rendered, cached
+    return len(missing), len(spoken_lines(scenario)) - len(missing)
+
+
+def prepare_for_call(scenario: Scenario, notice: Callable[[str], None], progress: bool = True) -> int:
+    """Before a live call: render the lines a slow engine has not rendered yet; returns how many.
+
+    Why before and not during the call: a Piper line not yet rendered when the customer
+    must answer costs the answer about a second (more while the trainee's speech is being
+    recognised on a 2-core PC), and a voice that switches to espeak-ng mid-call is worse.
+    Once per scenario and voice; later calls find every line on disk and start at once.
+    """
+    from voicesim.tts import resolved_engine
+
+    if resolved_engine(voice_settings(scenario)) not in SLOW_ENGINES:
+        return 0  # espeak-ng renders a line faster than the customer is due to answer
+    missing = unrendered(scenario)
+    if missing:
+        notice(f"First call of {scenario.id} in this voice: rendering its {len(missing)} lines once "
+               f"(about {len(missing) * PIPER_LINE_S:.0f} s; later calls start at once, Ctrl-C keeps what is done).")
+        prepare(scenario, progress=progress)
+    return len(missing)
 
 
 def render_scenario(scenario: Scenario, out: Path, phone_line: bool = True, progress: bool = True) -> list[Path]:

@@ -44,14 +44,7 @@ def texts(reaction_or_line) -> tuple[str, ...]:
 
 
 def scenario_lines(scenario: Scenario) -> list[str]:
-    """Every line the customer might say, roughly in the order a call needs them."""
-    out: list[str] = []
-    for group in (
-        *scenario.reactions.values(),
-        *(lines for stage in ("opening", "details") for lines in scenario.stages.get(stage, {}).values()),
-        *((f.answer,) for f in scenario.facts),
-        *(lines for stage in ("solution", "closing") for lines in scenario.stages.get(stage, {}).values()),
-        *scenario.endings.values(),
-    ):
-        out.extend(t for t in group if t not in out)
-    return out
+    """Every line the customer might say, the ones a call needs soonest first (voicesim.scenario_voice.likely_order)."""
+    from voicesim.scenario_voice import likely_order
+
+    return [line.text for line in likely_order(scenario)]

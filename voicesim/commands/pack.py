@@ -112,6 +112,9 @@ def run_pack(args: argparse.Namespace) -> int:
         if line is None:
             result = run_scripted(setup, replies[call.index], store, view)
         else:
+            from voicesim.scenario_voice import prepare_for_call
+
+            prepare_for_call(setup.scenario, view.notice)  # the customer answers every trainee as fast
             result = run_live(setup, line, store, view)
         results.append({"index": call.index, **result.to_json()})
         if result.outcome in STOPPED:

@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
                                second_pass=not args.no_second_pass)
     view.notice(printable(f"Scenario: {setup.scenario.title} ({setup.scenario.id}), customer {setup.scenario.persona.name}."))
     if line is not None:
+        from voicesim.scenario_voice import prepare_for_call
+
+        prepare_for_call(setup.scenario, view.notice)  # a first call's answers must not wait for Piper
         view.notice("Answer out loud on your headset; Ctrl-C hangs up.")
         result = run_live(setup, line, store, view)
     else:
