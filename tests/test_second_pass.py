@@ -207,34 +207,8 @@ def test_cli_refuses_the_other_engines_model_folder(real_speech_dir, tmp_path) -
     assert proc.returncode == 2 and proc.stderr.startswith("voicesim: error: --asr-model is a Whisper model folder")
 
 
-# --- numerals said as words (pure) ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("lang", "token", "words"),
-    [
-        ("en", " 3", ["three"]),
-        ("en", " 21st", ["21st"]),  # not a plain numeral: left as written
-        ("en", " 45.", ["forty", "five"]),
-        ("en", " $120", ["one", "hundred", "twenty", "dollars"]),
-        ("en", " 25%", ["twenty", "five", "percent"]),
-        ("en", " 1,0001,", ["one", "zero", "zero", "zero", "one"]),
-        ("en", " 01803", ["zero", "one", "eight", "zero", "three"]),
-        ("en", " 2.5", ["two", "point", "five"]),
-        ("en", " E-mail,", ["e-mail"]),
-        ("en", " don\u2019t", ["don't"]),
-        ("de", " 21", ["einundzwanzig"]),
-        ("de", " 101", ["einhunderteins"]),
-        ("fr", " 3", ["3"]),  # no number words for French: digits stay
-    ],
-)
-def test_numerals_are_spelled_the_way_vosk_writes_them(lang, token, words) -> None:
-    assert second_pass._spoken(token, second_pass.number_words(lang)) == words
-
-
 def test_a_spelled_numeral_shares_its_time_span() -> None:
-    words = second_pass._vosk_style([(" in", 0.0, 0.4, 0.9), (" 45", 0.4, 1.0, 0.8)], 1.0,
-                                    second_pass.number_words("en"))
+    words = second_pass._vosk_style([(" in", 0.0, 0.4, 0.9), (" 45", 0.4, 1.0, 0.8)], 1.0, "en")
     assert [(w.word, w.start_s, w.end_s, w.conf) for w in words] == [
         ("in", 0.0, 0.4, 0.9), ("forty", 0.4, 0.7, 0.8), ("five", 0.7, 1.0, 0.8)
     ]

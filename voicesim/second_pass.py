@@ -30,10 +30,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import re
-import tomllib
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +38,7 @@ import numpy as np
 
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
+from voicesim.spoken_form import spoken_words
 from voicesim.transcript import Transcript, Word
 
 if TYPE_CHECKING:
@@ -59,31 +57,6 @@ ABOVE_FLOOR_DB = 10.0
 """A frame is voice when it is this far above the quietest tenth of the reply ..."""
 BELOW_SPEECH_DB = 40.0
 """... or, on a line without hiss, no more than this below the loudest twentieth."""
-
-# A word is letters/digits with inner apostrophes or hyphens ("don't", "e-mail", "10,001").
-_WORD = re.compile(r"[^\W_]+(?:['\u2019\-.,][^\W_]+)*")
-
-
-@dataclass(frozen=True)
-class NumberWords:
-    """How one language says the numerals Whisper writes as digits (data/second_pass/numbers.toml)."""
-
-    small: tuple[str, ...]
-    """0 to 19."""
-    tens: tuple[str, ...]
-    """20, 30, ... 90."""
-    tens_and_unit: str
-    """Format of 21-99 from {tens} and {unit}, e.g. "{tens} {unit}"."""
-    hundreds: str
-    """Format of 100-999 from {unit} and {rest} (rest may be empty)."""
-    in_compound: dict[str, str]
-    """Unit words that change inside a compound number (German "eins" -> "ein")."""
-    point: str
-    """The decimal point as said."""
-    percent: str
-    currency: dict[str, str]
-    """Currency sign -> word said after the amount."""
-
 
 ENGINES = ("vosk", "whisper")
 """What ``--asr`` takes: Vosk (the live ear, always there) or Whisper (this second pass)."""
@@ -217,17 +190,16 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
         # segments is a generator: the decoding happens here, inside the limit.
         raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
     duration = round(audio.duration_s, 3)
-    words = _trim_to_voice(_vosk_style(raw, duration, number_words(lang)), audio)
+    words = _trim_to_voice(_vosk_style(raw, duration, lang), audio)
     return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
 
 
-def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float,
-                numbers: NumberWords | None) -> tuple[Word, ...]:
+def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float, lang: str) -> tuple[Word, ...]:
     """Whisper's word pieces as Vosk writes words: whole, lower case, bare, in order, inside the audio."""
     words: list[Word] = []
     last_end = 0.0
     for token, start, end, conf in _join_pieces(raw):
-        spoken = _spoken(token, numbers)
+        spoken = spoken_words(token, lang)
         if not spoken:
             continue  # punctuation alone
         start = min(max(round(start, 3), last_end), duration)
@@ -282,63 +254,3 @@ def _join_pieces(raw: list[tuple[str, float, float, float]]) -> list[tuple[str, 
         else:
             joined.append((token, start, end, conf))
     return joined
-
-
-def _spoken(token: str, numbers: NumberWords | None) -> list[str]:
-    """The words Vosk would write for one Whisper word: lower case, no punctuation, numerals spelled."""
-    out: list[str] = []
-    for part in _WORD.findall(token.lower().replace("\u2019", "'")):
-        digits = part.replace(",", "")
-        if numbers is not None and re.fullmatch(r"\d+(?:\.\d+)?", digits):
-            out += _number(digits, numbers)
-            out += [numbers.percent] if token.rstrip(".,?!").endswith("%") else []
-            out += [word for sign, word in numbers.currency.items() if sign in token]
-        else:
-            out += [w for w in re.split(r"[.,]", part) if w]
-    return out
-
-
-def _number(digits: str, numbers: NumberWords) -> list[str]:
-    """A numeral as said: up to 999 as a number, longer ones and leading zeros digit by digit."""
-    whole, _, fraction = digits.partition(".")
-    if len(whole) > 3 or (len(whole) > 1 and whole.startswith("0")):
-        said = [numbers.small[int(d)] for d in whole]
-    else:
-        said = _cardinal(int(whole), numbers).split()
-    if fraction:
-        said += [numbers.point] + [numbers.small[int(d)] for d in fraction]
-    return said
-
-
-def _cardinal(n: int, numbers: NumberWords) -> str:
-    if n < 20:
-        return numbers.small[n]
-    if n < 100:
-        tens, unit = numbers.tens[n // 10 - 2], n % 10
-        return tens if unit == 0 else numbers.tens_and_unit.format(tens=tens, unit=_compound_unit(unit, numbers))
-    rest = _cardinal(n % 100, numbers) if n % 100 else ""
-    return numbers.hundreds.format(unit=_compound_unit(n // 100, numbers), rest=rest).strip()
-
-
-def _compound_unit(n: int, numbers: NumberWords) -> str:
-    word = numbers.small[n]
-    return numbers.in_compound.get(word, word)
-
-
-@functools.cache
-def number_words(lang: str) -> NumberWords | None:
-    """The language's number words, or None (numerals then stay digits)."""
-    table = tomllib.loads(resources.files("voicesim").joinpath("data/second_pass/numbers.toml").read_text("utf-8"))
-    entry = table.get(lang)
-    if entry is None:
-        return None
-    return NumberWords(
-        small=tuple(entry["small"]),
-        tens=tuple(entry["tens"]),
-        tens_and_unit=entry["tens_and_unit"],
-        hundreds=entry["hundreds"],
-        in_compound=dict(entry.get("in_compound", {})),
-        point=entry["point"],
-        percent=entry["percent"],
-        currency=dict(entry.get("currency", {})),
-    )
