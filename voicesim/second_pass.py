@@ -21,8 +21,10 @@ one for German calls. Nothing is downloaded at run time: the model is always a l
 folder, and a folder without ``tokenizer.json`` is refused because faster-whisper would
 fetch the tokenizer from the hub.
 
-Decoding is greedy at temperature 0 with no fallback sampling, on one CPU thread, so
-the same audio gives the same words, times and confidences byte for byte.
+Decoding (:data:`DECODING`) is a beam search at temperature 0 with no fallback sampling,
+on one CPU thread, so the same audio gives the same words, times and confidences byte
+for byte; the call, ``transcribe``, ``score FILE`` and ``rescore`` all use it, so a
+rescored session hears what its call heard.
 """
 
 from __future__ import annotations
@@ -57,6 +59,42 @@ ABOVE_FLOOR_DB = 10.0
 """A frame is voice when it is this far above the quietest tenth of the reply ..."""
 BELOW_SPEECH_DB = 40.0
 """... or, on a line without hiss, no more than this below the loudest twentieth."""
+
+@dataclass(frozen=True)
+class Decoding:
+    """How Whisper searches for the words: every choice deterministic (no sampling)."""
+
+    beam_size: int = 5
+    """Hypotheses kept at each step; 1 is greedy."""
+    prompt: str | None = None
+    """Text Whisper reads as if said just before the reply (its domain and spelling)."""
+
+    def options(self) -> dict:
+        """faster-whisper's transcribe() keyword arguments."""
+        return {
+            "beam_size": self.beam_size,
+            "best_of": 1,
+            "temperature": 0.0,  # one temperature: no fallback sampling, so no randomness
+            "compression_ratio_threshold": None,
+            "log_prob_threshold": None,
+            "condition_on_previous_text": False,  # a misheard segment cannot steer the next one
+            "initial_prompt": self.prompt,
+            "word_timestamps": True,
+            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
+            # trailing silence; this drops such words when silence surrounds them. On the Piper
+            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
+            "hallucination_silence_threshold": 0.5,
+            "vad_filter": False,
+        }
+
+    def describe(self) -> str:
+        search = "greedy" if self.beam_size == 1 else f"beam {self.beam_size}"
+        return f"{search}, temperature 0, no fallback" + (", initial prompt" if self.prompt else "")
+
+
+DECODING = Decoding()
+"""The one decoding every second pass uses (call, transcribe, score, rescore), so they agree word for word."""
+
 
 ENGINES = ("vosk", "whisper")
 """What ``--asr`` takes: Vosk (the live ear, always there) or Whisper (this second pass)."""
@@ -171,22 +209,7 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
     from threadpoolctl import threadpool_limits  # comes with the whisper extra
 
     with threadpool_limits(limits=1, user_api="blas"):
-        segments, _ = ear.whisper.transcribe(
-            audio.samples,
-            language=lang,
-            beam_size=1,
-            best_of=1,
-            temperature=0.0,  # one temperature: no fallback sampling, so no randomness
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            condition_on_previous_text=False,  # a misheard segment cannot steer the next one
-            word_timestamps=True,
-            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
-            # trailing silence; this drops such words when silence surrounds them. On the Piper
-            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
-            hallucination_silence_threshold=0.5,
-            vad_filter=False,
-        )
+        segments, _ = ear.whisper.transcribe(audio.samples, language=lang, **DECODING.options())
         # segments is a generator: the decoding happens here, inside the limit.
         raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
     duration = round(audio.duration_s, 3)
