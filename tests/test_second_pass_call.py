@@ -17,6 +17,7 @@ import pytest
 from lines import ClockedLine, Fail, Say
 from trainee_voice import speak
 
+from voicesim import second_pass
 from voicesim.call import CallSetup, run_live
 from voicesim.call.rehear import Rehearer
 from voicesim.commands.practice import DEFAULT_SCENARIO, DEMO_DIR
@@ -48,7 +49,7 @@ def test_a_scripted_call_records_both_transcripts_and_the_debrief_quotes_the_sec
     assert data["outcome"] == "resolved" and len(data["turns"]) == 4
     for turn in data["turns"]:
         assert turn["second_pass"] == "done"
-        assert (turn["trainee"]["engine"], turn["trainee"]["model"]) == ("whisper", "tiny.en")
+        assert (turn["trainee"]["engine"], turn["trainee"]["model"]) == ("whisper", second_pass.load_model().name)
         assert (turn["heard_live"]["engine"], turn["heard_live"]["model"]) == ("vosk", data["model"])
         assert turn["live_scorecard"]["transcript"] == turn["heard_live"]["text"]
         assert turn["scorecard"]["transcript"] == turn["trainee"]["text"]

