@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -204,17 +208,51 @@ def same_bytes_apart_from_created_at(a: Path, b: Path) -> bool:
     return a.read_bytes().replace(stamp, b"") == b.read_bytes().replace(other, b"")
 
 
+class KillABusyWorker(threading.Thread):
+    """Once the first file is written, SIGKILL a worker that holds sessions, as a worker machine that dies."""
+
+    def __init__(self, cluster, sessions: Path) -> None:
+        from distributed import Client
+
+        super().__init__(daemon=True)
+        with Client(cluster.scheduler_address, set_as_default=False) as client:
+            self.pids = client.run(os.getpid)
+        self.scheduler, self.sessions = cluster.scheduler, sessions
+        self.written_when_killed: int | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            written = len(list(self.sessions.glob(f"*/{ASSESSMENTS}/*.json")))
+            busy = [a for a, w in list(self.scheduler.workers.items()) if w.processing and a in self.pids]
+            if written and busy:
+                os.kill(self.pids[busy[0]], signal.SIGKILL)
+                self.written_when_killed = written
+                return
+            time.sleep(0.005)
+
+
 @needs_dask
-def test_a_two_worker_cluster_writes_the_files_the_local_run_writes(rescored, cluster, tmp_path, capsys):
+def test_a_two_worker_cluster_writes_the_files_the_local_run_writes_though_a_worker_dies(rescored, cluster, tmp_path,
+                                                                                         capsys):
     sessions, _ = rescored
     remote = fresh_copy(sessions, tmp_path / "remote")
+    killer = KillABusyWorker(cluster, remote)
+    killer.start()
     capsys.readouterr()
-    assert main(["rescore", "--sessions-dir", str(remote), "--cluster", cluster.scheduler_address, "--asr", "vosk"]) == 0
+    try:
+        assert main(["rescore", "--sessions-dir", str(remote), "--cluster", cluster.scheduler_address, "--asr", "vosk"]) == 0
+    finally:
+        killer.done.set()
+        killer.join()
     assert capsys.readouterr().out.startswith("rescored 5 sessions, skipped 0 already rescored, 0 damaged")
+    # The worker died holding sessions mid-run; the scheduler gave them to the other one, and nothing was lost.
+    assert killer.written_when_killed is not None and killer.written_when_killed < 5
     for local, there in zip(answered(sessions), answered(remote), strict=True):
         [a], [b] = files_of(local), files_of(there)
         assert a.name == b.name and same_bytes_apart_from_created_at(a, b)
-    # The workers keep their model for the next session and run (loaded once each, at this scorer version).
+    assert not list(remote.glob(f"*/{ASSESSMENTS}/.*"))  # no temp file left behind
+    # A worker keeps its model for its next session and run (loaded once, at this scorer version).
     from distributed import Client
 
     with Client(cluster.scheduler_address, set_as_default=False) as client:
