@@ -189,7 +189,7 @@ def cluster():
     """Two worker processes of one thread each on this machine, as `dask worker` would run them."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=40) as local:
         yield local
 
@@ -265,12 +265,19 @@ def test_a_bad_cluster_address_is_one_line(rescored, tmp_path, capsys, monkeypat
     sessions, _ = rescored
     remote = fresh_copy(sessions, tmp_path / "remote")
     monkeypatch.setattr("voicesim.cluster.CONNECT_TIMEOUT_S", 1.0)
-    for address in ("tcp://127.0.0.1:1", "not an address"):
+    for address, said in (("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"),
+                          ("not an address", "--cluster 'not an address' is not a scheduler address")):
         capsys.readouterr()
         assert main(["rescore", "--sessions-dir", str(remote), "--cluster", address, "--asr", "vosk"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err[-1].startswith("voicesim: error: cannot reach the Dask scheduler at"), err
+        assert err[-1].startswith(f"voicesim: error: {said}"), err
         assert [line for line in err if "Traceback" in line or "error" in line] == [err[-1]]
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=":0", silence_logs=40) as empty:
+        assert main(["rescore", "--sessions-dir", str(remote), "--cluster", empty.scheduler_address, "--asr", "vosk"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"voicesim: error: the Dask scheduler at {empty.scheduler_address} has no workers"), err
     assert not list(remote.glob(f"*/{ASSESSMENTS}"))
 
 

@@ -80,6 +80,14 @@ def _distributed():
 
 def _connect(distributed, address: str):
     """A client of the scheduler at `address` with at least one worker; one clear line when there is none."""
+    from distributed.comm import get_address_host_port
+
+    try:
+        # Checked before Client(): a client half-made from a malformed address hangs the exit for 20 s.
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise VoicesimError(f"--cluster {address!r} is not a scheduler address ({exc}); "
+                            "give it as tcp://HOST:8786") from None
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, ValueError, TypeError, distributed.TimeoutError) as exc:
