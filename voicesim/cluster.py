@@ -59,13 +59,18 @@ def run_jobs_on_cluster(jobs: Sequence[Job], scorers: dict[str, Scorer], address
         top_up()
         for future in running:
             job = pending.pop(future)
-            settle(job, _result(future, job, distributed), summary, warn, progress)
+            settle(job, _result(future, distributed), summary, warn, progress)
             top_up()
-    except (OSError, distributed.TimeoutError) as exc:
-        raise VoicesimError(f"lost the cluster at {address} after rescoring {summary.rescored} sessions ({exc}); "
+    except (OSError, distributed.TimeoutError, distributed.CancelledError) as exc:
+        # A client that cannot reach its scheduler again cancels what it still waits for.
+        raise VoicesimError(f"lost the cluster at {address} after rescoring {summary.rescored} sessions "
+                            f"({type(exc).__name__}: {str(exc)[:80]}); "
                             "what was written is complete: run the same command again to rescore the rest") from None
     finally:
-        client.close(timeout=CONNECT_TIMEOUT_S)
+        try:
+            client.close(timeout=CONNECT_TIMEOUT_S)
+        except (OSError, distributed.TimeoutError):
+            pass  # the scheduler is gone already: nothing is left to tell it
 
 
 def _distributed():
@@ -73,8 +78,10 @@ def _distributed():
         import distributed
     except ImportError:
         raise VoicesimError(f"--cluster needs Dask distributed, which is not installed: {INSTALL_HINT}") from None
-    # Its client logs a retry or a closed connection at WARNING with a traceback; our one line says it.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # Its client logs a lost scheduler or a retry itself, some with a traceback; our one line says it. Its
+    # config gives some loggers (distributed.client) their own level, so each one is set, not just the parent.
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return distributed
 
 
@@ -102,15 +109,12 @@ def _connect(distributed, address: str):
     return client
 
 
-def _result(future, job: Job, distributed) -> tuple[dict[str, Any], float] | str:
-    """The worker's answer, or why the session could not be rescored (a worker that kept dying on it)."""
+def _result(future, distributed) -> tuple[dict[str, Any], float] | str:
+    """The worker's answer, or why the session could not be rescored (the workers kept dying on it)."""
     try:
         return future.result()
     except distributed.KilledWorker as exc:
         return f"the workers rescoring it died ({exc})"
-    except distributed.CancelledError:
-        raise VoicesimError(f"the cluster cancelled the rescoring of {job.folder}; run the same command again "
-                            "to rescore the rest") from None
 
 
 # --- on a worker ----------------------------------------------------------------------------------
