@@ -119,8 +119,9 @@ def _result(future, distributed) -> tuple[dict[str, Any], float] | str:
 
 # --- on a worker ----------------------------------------------------------------------------------
 
-_CHECKED: dict[str, Scorer] = {}
-"""Scorer version -> this worker's own scorer that scores as it (checked once per worker, not per session)."""
+_CHECKED: dict[tuple[str, str], Scorer] = {}
+"""(language, scorer version) -> this worker's own scorer that scores as it (checked once per worker, not per
+session). Keyed by language too: one Whisper model for two languages can make the same version string."""
 
 
 def rescore_on_worker(job: Job, scorers: dict[str, Scorer]) -> tuple[dict[str, Any], float] | str:
@@ -134,12 +135,12 @@ def rescore_on_worker(job: Job, scorers: dict[str, Scorer]) -> tuple[dict[str, A
 
 def _same_scorer(lang: str, wanted: Scorer) -> Scorer:
     """The worker's own scorer for `lang` (its model may live at another path), if it scores as `wanted` does."""
-    if wanted.version in _CHECKED:
-        return _CHECKED[wanted.version]
+    if (lang, wanted.version) in _CHECKED:
+        return _CHECKED[lang, wanted.version]
     model = wanted.model_path if wanted.engine == "vosk" and wanted.model_path and Path(wanted.model_path).is_dir() else None
     mine = scorer_for(lang, wanted.engine, model)
     if mine.version != wanted.version:
         raise WorkerMismatch(f"worker {socket.gethostname()} would rescore '{lang}' as {mine.version}, not "
                              f"{wanted.version}: install the same voicesim and models on every worker")
-    _CHECKED[wanted.version] = mine
+    _CHECKED[lang, wanted.version] = mine
     return mine
