@@ -160,22 +160,29 @@ def test_three_pcs_and_a_restart_every_call_arrives_once(room, tmp_path, monkeyp
     settings, token = room
     trainees = ("sam", "<b>kim</b>", "lee")
     pcs = [tmp_path / f"pc{n}" for n in (1, 2, 3)]
+
+    def on_pc(n: int) -> None:
+        """PC n's own config file names the hub, as scripts/practice reads it; the first PC passes flags instead."""
+        monkeypatch.setenv("VOICESIM_CONFIG", str(pcs[n] / "config.toml"))
+
     with ThreadedHub(settings) as hub:
         url = hub.url
+        for pc in pcs:
+            pc.mkdir()
+            (pc / "config.toml").write_text(f'[hub]\nurl = "{url}"\ntoken = "{token}"\n')
         first = practice(pcs[0], trainees[0], "--hub", url, "--hub-token", token)
     # The hub is down: the call still completes and waits in the outbox.
-    second = practice(pcs[1], trainees[1], "--hub", url, "--hub-token", token)
+    on_pc(1)
+    second = practice(pcs[1], trainees[1])
     assert "kept in the outbox" in capsys.readouterr().err
     assert outbox(pcs[1] / "sessions") == [Path(second["session_dir"])]
     port = int(url.rsplit(":", 1)[1])
     with ThreadedHub(HubSettings(settings.host, port, settings.db, settings.store)):
-        # The third PC reads its hub from a config file, as scripts/practice would.
-        config = tmp_path / "pc3-config.toml"
-        config.write_text(f'[hub]\nurl = "{url}"\ntoken = "{token}"\n')
-        monkeypatch.setenv("VOICESIM_CONFIG", str(config))
+        on_pc(2)
         third = practice(pcs[2], trainees[2])
+        on_pc(1)
+        assert main(["sessions", "push", "--sessions-dir", str(pcs[1] / "sessions")]) == 0
         monkeypatch.delenv("VOICESIM_CONFIG")
-        assert main(["sessions", "push", "--sessions-dir", str(pcs[1] / "sessions"), "--hub", url, "--hub-token", token]) == 0
         # Pushing again, and re-marking an uploaded call as pending, stores nothing twice.
         marker = Path(first["session_dir"]) / "upload.json"
         marker.write_text('{"state": "pending"}')

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +176,116 @@ def test_whisper_rescores_as_its_own_scorer_beside_vosk(rescored, tmp_path, caps
     body = json.loads((folder / ASSESSMENTS / f"{whisper.version}.json").read_text(encoding="utf-8"))
     assert body["asr"]["engine"] == "whisper" and body["turns"][0]["transcript"]
     assert newest_assessment(folder)[1] == whisper.version
+
+
+# --- on a Dask cluster (voicesim[cluster]) -----------------------------------------------------------
+
+needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                                reason="Dask distributed is not installed: pip install -e '.[cluster]'")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes of one thread each on this machine, as `dask worker` would run them."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=40) as local:
+        yield local
+
+
+def fresh_copy(sessions: Path, into: Path) -> Path:
+    """The rescored sessions without their assessments: work for another run."""
+    shutil.copytree(sessions, into)
+    for folder in answered(into):
+        shutil.rmtree(folder / ASSESSMENTS)
+    return into
+
+
+def same_bytes_apart_from_created_at(a: Path, b: Path) -> bool:
+    stamp = json.dumps(json.loads(a.read_text())["created_at"]).encode()
+    other = json.dumps(json.loads(b.read_text())["created_at"]).encode()
+    return a.read_bytes().replace(stamp, b"") == b.read_bytes().replace(other, b"")
+
+
+class KillABusyWorker(threading.Thread):
+    """Once the first file is written, SIGKILL a worker that holds sessions, as a worker machine that dies."""
+
+    def __init__(self, cluster, sessions: Path) -> None:
+        from distributed import Client
+
+        super().__init__(daemon=True)
+        with Client(cluster.scheduler_address, set_as_default=False) as client:
+            self.pids = client.run(os.getpid)
+        self.scheduler, self.sessions = cluster.scheduler, sessions
+        self.written_when_killed: int | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            written = len(list(self.sessions.glob(f"*/{ASSESSMENTS}/*.json")))
+            busy = [a for a, w in list(self.scheduler.workers.items()) if w.processing and a in self.pids]
+            if written and busy:
+                os.kill(self.pids[busy[0]], signal.SIGKILL)
+                self.written_when_killed = written
+                return
+            time.sleep(0.005)
+
+
+@needs_dask
+def test_a_two_worker_cluster_writes_the_files_the_local_run_writes_though_a_worker_dies(rescored, cluster, tmp_path,
+                                                                                         capsys):
+    sessions, _ = rescored
+    remote = fresh_copy(sessions, tmp_path / "remote")
+    killer = KillABusyWorker(cluster, remote)
+    killer.start()
+    capsys.readouterr()
+    try:
+        assert main(["rescore", "--sessions-dir", str(remote), "--cluster", cluster.scheduler_address, "--asr", "vosk"]) == 0
+    finally:
+        killer.done.set()
+        killer.join()
+    assert capsys.readouterr().out.startswith("rescored 5 sessions, skipped 0 already rescored, 0 damaged")
+    # The worker died holding sessions mid-run; the scheduler gave them to the other one, and nothing was lost.
+    assert killer.written_when_killed is not None and killer.written_when_killed < 5
+    for local, there in zip(answered(sessions), answered(remote), strict=True):
+        [a], [b] = files_of(local), files_of(there)
+        assert a.name == b.name and same_bytes_apart_from_created_at(a, b)
+    assert not list(remote.glob(f"*/{ASSESSMENTS}/.*"))  # no temp file left behind
+    # A worker keeps its model for its next session and run (loaded once, at this scorer version).
+    from distributed import Client
+
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        loaded = client.run(lambda: {lang: ear.version for lang, ear in __import__("voicesim.rescore").rescore._EARS.items()})
+    assert {v for ears in loaded.values() for v in ears.values()} == {scorer_for("en", "vosk").version}
+
+
+@needs_dask
+def test_a_bad_cluster_address_is_one_line(rescored, tmp_path, capsys, monkeypatch):
+    sessions, _ = rescored
+    remote = fresh_copy(sessions, tmp_path / "remote")
+    monkeypatch.setattr("voicesim.cluster.CONNECT_TIMEOUT_S", 1.0)
+    for address, said in (("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"),
+                          ("not an address", "--cluster 'not an address' is not a scheduler address")):
+        capsys.readouterr()
+        assert main(["rescore", "--sessions-dir", str(remote), "--cluster", address, "--asr", "vosk"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"voicesim: error: {said}"), err
+        assert [line for line in err if "Traceback" in line or "error" in line] == [err[-1]]
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=":0", silence_logs=40) as empty:
+        assert main(["rescore", "--sessions-dir", str(remote), "--cluster", empty.scheduler_address, "--asr", "vosk"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"voicesim: error: the Dask scheduler at {empty.scheduler_address} has no workers"), err
+    assert not list(remote.glob(f"*/{ASSESSMENTS}"))
+
+
+def test_cluster_without_dask_is_one_line(rescored, capsys, monkeypatch):
+    sessions, _ = rescored
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as on a PC without the [cluster] extra
+    capsys.readouterr()
+    assert main(["rescore", "--sessions-dir", str(fresh_copy(sessions, sessions.parent / "nodask")),
+                 "--cluster", "tcp://127.0.0.1:8786", "--asr", "vosk"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("voicesim: error: --cluster needs Dask distributed") and "voicesim[cluster]" in err[-1]

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -191,10 +192,14 @@ class _Ear:
     pack: Any
     judge: Any
     """The learned layer of the text checks, or None (lexicon only), as a call would score."""
+    version: str
+    """The scorer version it scores as."""
 
 
 _EARS: dict[str, _Ear] = {}
-"""This process's loaded models by language (a worker loads them once, in its initializer)."""
+"""This process's loaded models by language (a worker loads them once, in its initializer or on first use)."""
+_LOADING = threading.Lock()
+"""A cluster worker runs tasks in threads: the first task of a language loads its model, the others wait."""
 
 
 def load_ears(scorers: dict[str, Scorer]) -> None:
@@ -209,7 +214,15 @@ def load_ears(scorers: dict[str, Scorer]) -> None:
             from voicesim.asr import load_model
 
             model = load_model(scorer.model_path)
-        _EARS[lang] = _Ear(scorer.engine, model, scorer.model, load_language(lang), load_judge(lang))
+        _EARS[lang] = _Ear(scorer.engine, model, scorer.model, load_language(lang), load_judge(lang), scorer.version)
+
+
+def load_ears_once(scorers: dict[str, Scorer]) -> None:
+    """Load the languages this process has not loaded at these scorer versions (a long-lived worker keeps them)."""
+    with _LOADING:
+        missing = {lang: s for lang, s in scorers.items() if lang not in _EARS or _EARS[lang].version != s.version}
+        if missing:
+            load_ears(missing)
 
 
 def _worker_init(scorers: dict[str, Scorer]) -> None:
@@ -343,7 +356,7 @@ def run_jobs(jobs: Sequence[Job], scorers: dict[str, Scorer], workers: int, summ
     if workers <= 1:
         load_ears(scorers)
         for job in jobs:
-            _settle(job, _attempt(job), summary, warn, progress)
+            settle(job, attempt(job), summary, warn, progress)
         return
     # Spawned, not forked: a fork of a process whose ASR library runs threads (CTranslate2, after the
     # parent looked at the Whisper model) can inherit a held lock and hang for good.
@@ -355,15 +368,15 @@ def run_jobs(jobs: Sequence[Job], scorers: dict[str, Scorer], workers: int, summ
         while queue or pending:
             while queue and len(pending) < 2 * workers:  # a short queue: Ctrl-C leaves little to cancel
                 job = queue.pop(0)
-                pending[pool.submit(_attempt, job)] = job
+                pending[pool.submit(attempt, job)] = job
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                _settle(pending.pop(future), future.result(), summary, warn, progress)
+                settle(pending.pop(future), future.result(), summary, warn, progress)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _attempt(job: Job) -> tuple[dict[str, Any], float] | str:
+def attempt(job: Job) -> tuple[dict[str, Any], float] | str:
     """The body and audio length, or what is wrong with the session (a worker raises nothing)."""
     try:
         return rescore_session(job.folder, job.scorer.version)
@@ -374,7 +387,7 @@ def _attempt(job: Job) -> tuple[dict[str, Any], float] | str:
         return f"cannot rescore it ({type(exc).__name__}: {str(exc)[:80]})"
 
 
-def _settle(job: Job, result: tuple[dict[str, Any], float] | str, summary: Summary,
+def settle(job: Job, result: tuple[dict[str, Any], float] | str, summary: Summary,
             warn: Callable[[str], None], progress: Any) -> None:
     if isinstance(result, str):
         summary.damaged += 1

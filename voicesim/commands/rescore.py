@@ -3,6 +3,7 @@
     voicesim rescore                                   # every session, in parallel over the cores
     voicesim rescore --pack en-first-week --jobs 2
     voicesim rescore --trainee sam --asr vosk
+    voicesim rescore --cluster tcp://10.0.0.5:8786      # on a Dask cluster (pip install 'voicesim[cluster]')
 
 Writes ``<session>/assessments/<scorer_version>.json``; a session already rescored by
 this scorer version is skipped, so an interrupted run picks up where it stopped.
@@ -29,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--pack", metavar="ID", help="only sessions of this benchmark pack")
     parser.add_argument("--scenario", metavar="ID", help="only sessions on this scenario")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes (default: the number of cores)")
+    parser.add_argument("--cluster", metavar="ADDRESS", help="rescore on the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://HOST:8786) instead of local processes; every worker must see the sessions folder at the "
+                        "same path. Needs voicesim[cluster]")
     parser.add_argument("--asr", choices=("vosk", "whisper"), help="the ASR engine (default: whisper when installed, else vosk)")
     parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
     parser.set_defaults(func=run)
@@ -72,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with tqdm(total=len(jobs), unit="session", file=sys.stderr, disable=None) as bar:
         needed = {lang: s for lang, s in scorers.items() if s.version in used}  # load only the models with work
-        run_jobs(jobs, needed, args.jobs, summary, warn, bar)
+        if args.cluster:
+            from voicesim.cluster import run_jobs_on_cluster
+
+            run_jobs_on_cluster(jobs, needed, args.cluster, summary, warn, bar)
+        else:
+            run_jobs(jobs, needed, args.jobs, summary, warn, bar)
     print(summary.line(time.perf_counter() - started))
     return 0
