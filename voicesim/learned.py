@@ -294,8 +294,20 @@ def judge_reply(
         if cid == "targeted_question" and found and not has_question_shape(transcript, pack):
             found = False
         passed = found if model.finds == "pass" else not found
+        if passed and not lexicon[cid].passed and model.finds == "fail":
+            passed = not _a_sentence_finds(model, words, pack, judge)
         out[cid] = lexicon[cid] if passed == lexicon[cid].passed else _verdict(cid, model, row, words, pack, judge, passed)
     return out
+
+
+def _a_sentence_finds(model: CheckModel, words: Sequence[Word], pack: LanguagePack, judge: Judge) -> bool:
+    """Whether one sentence on its own holds what the model finds (a put-down, for not_personal).
+
+    Why: the model reads the whole reply as one vector, so a listed put-down at the end of an
+    otherwise exemplary reply ("... by e-mail today. Calm down!") is outweighed by the rest;
+    one put-down breaks the reply, so the lexicon's fail stands when its sentence reads as one.
+    """
+    return _score_units(model, words, split_units(words), pack, judge)[1] >= model.threshold
 
 
 def _verdict(
@@ -318,6 +330,13 @@ def _weightiest(cid: str, model: CheckModel, words: Sequence[Word], pack: Langua
         # The question it passed on is a question-shaped sentence, when the split finds one.
         asked = tuple(u for u in units if has_question_shape(_transcript(words[u.first : u.end]), pack))
         units = asked or units
+    return _score_units(model, words, units, pack, judge)[0]
+
+
+def _score_units(
+    model: CheckModel, words: Sequence[Word], units: Sequence[Unit], pack: LanguagePack, judge: Judge
+) -> tuple[Unit, float]:
+    """The unit the model scores highest on its own (the first of equals), and that score."""
     texts = [spoken_form(" ".join(w.word for w in words[u.first : u.end])) for u in units]
     vectors = judge.embed(texts)
     scores = []
@@ -325,7 +344,8 @@ def _weightiest(cid: str, model: CheckModel, words: Sequence[Word], pack: Langua
         part = words[u.first : u.end]
         lexicon = check_reply(_transcript(part), pack)
         scores.append(probability(model, features(text, vector, lexicon, judge.vocabulary)))
-    return units[max(range(len(units)), key=lambda i: (scores[i], -i))]
+    best = max(range(len(units)), key=lambda i: (scores[i], -i))
+    return units[best], scores[best]
 
 
 def _transcript(part: Sequence[Word]) -> Transcript:
