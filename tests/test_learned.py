@@ -72,7 +72,7 @@ HELD_OUT = [
     ("de", "not_personal", False, "Ich erkläre es Ihnen ganz langsam, damit Sie auch mitkommen."),
     ("de", "not_personal", False, "Haben Sie die Bestätigung überhaupt gelesen?"),
     ("de", "not_personal", False, "Die Vertragsbedingungen, denen Sie zugestimmt haben, sind da eindeutig."),
-    pytest.param("de", "not_personal", True, "Die Gebühr kann ich nicht erlassen, aber ich kann sie auf drei Monate verteilen.", marks=MISSED),
+    ("de", "not_personal", True, "Die Gebühr kann ich nicht erlassen, aber ich kann sie auf drei Monate verteilen."),
     ("de", "targeted_question", True, "welche farbe hatte die lampe am router"),
     ("de", "targeted_question", True, "an welche adresse soll der ersatz gehen"),
     ("de", "targeted_question", False, "kann ich sonst noch etwas für sie tun"),
