@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ INSTALL_HINT = "install voicesim[cluster] (pip install 'voicesim[cluster]'; scri
 CONNECT_TIMEOUT_S = 10.0
 """How long to try the scheduler's address, and to wait for a first worker, before giving up."""
 QUEUE_PER_THREAD = 2
-"""Sessions in flight per worker thread: enough to keep every worker busy, little to cancel on Ctrl-C."""
+"""Sessions in flight per worker thread: enough to keep every worker busy, little to cancel on Ctrl-C.
+
+A worker process rescores one at a time (:data:`_ONE_AT_A_TIME`): run workers with ``--nthreads 1``."""
 
 
 class WorkerMismatch(VoicesimError):
@@ -59,7 +62,7 @@ def run_jobs_on_cluster(jobs: Sequence[Job], scorers: dict[str, Scorer], address
         top_up()
         for future in running:
             job = pending.pop(future)
-            settle(job, _result(future, distributed), summary, warn, progress)
+            settle(job, _result(future, distributed, job.folder), summary, warn, progress)
             top_up()
     except (OSError, distributed.TimeoutError, distributed.CancelledError) as exc:
         # A client that cannot reach its scheduler again cancels what it still waits for.
@@ -109,16 +112,25 @@ def _connect(distributed, address: str):
     return client
 
 
-def _result(future, distributed) -> tuple[dict[str, Any], float] | str:
+def _result(future, distributed, folder: Path) -> tuple[dict[str, Any], float] | str:
     """The worker's answer, or why the session could not be rescored (the workers kept dying on it)."""
     try:
         return future.result()
     except distributed.KilledWorker as exc:
         return f"the workers rescoring it died ({exc})"
+    except (VoicesimError, OSError, distributed.TimeoutError, distributed.CancelledError):
+        raise
+    except Exception as exc:  # e.g. a worker without voicesim's extras: every session would fail the same way
+        raise VoicesimError(f"a worker failed on {folder} ({type(exc).__name__}: {str(exc)[:120]}); "
+                            f"check that every worker runs this voicesim with its extras: {INSTALL_HINT}") from None
 
 
 # --- on a worker ----------------------------------------------------------------------------------
 
+_ONE_AT_A_TIME = threading.Lock()
+"""A worker process rescores one session at a time, however many threads it runs: the second pass limits
+BLAS threads process-wide (a thread count changed mid-decode can change the words), and the models one
+run's task loads must not be swapped by another run's task while it scores."""
 _CHECKED: dict[tuple[str, str], Scorer] = {}
 """(language, scorer version) -> this worker's own scorer that scores as it (checked once per worker, not per
 session). Keyed by language too: one Whisper model for two languages can make the same version string."""
@@ -129,8 +141,9 @@ def rescore_on_worker(job: Job, scorers: dict[str, Scorer]) -> tuple[dict[str, A
     if not job.folder.is_dir():
         raise WorkerMismatch(f"{job.folder} is not there on worker {socket.gethostname()}: the sessions folder must be "
                              "on a filesystem every worker mounts at the same path")
-    load_ears_once({lang: _same_scorer(lang, scorer) for lang, scorer in scorers.items()})
-    return attempt(job)
+    with _ONE_AT_A_TIME:
+        load_ears_once({lang: _same_scorer(lang, scorer) for lang, scorer in scorers.items()})
+        return attempt(job)
 
 
 def _same_scorer(lang: str, wanted: Scorer) -> Scorer:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import multiprocessing
@@ -42,10 +43,15 @@ ASSESSMENTS = "assessments"
 ORIGINAL = "original"
 """What :func:`newest_assessment` names when only the call's own assessment exists."""
 ENGINES = ("vosk", "whisper")
-SCORING_DATA = ("lang/*.toml", "learned/**/*", "assessment.toml", "customer_rules.toml")
-"""Files under voicesim/data/ a scorecard or an assessment depends on (customer_rules: the offer phrases)."""
-SCORING_CODE = ("checklist.py", "scoring.py", "prosody.py", "language.py", "assessment.py", "transcript.py", "learned.py")
-"""Modules whose change changes a score: a scorer improved in code is a new scorer too."""
+SCORING_DATA = ("lang/*.toml", "learned/**/*", "assessment.toml", "customer_rules.toml", "second_pass/*")
+"""Files under voicesim/data/ a scorecard or an assessment depends on (customer_rules: the offer phrases;
+second_pass: how Whisper's digits are said)."""
+SCORING_CODE = ("checklist.py", "scoring.py", "prosody.py", "language.py", "assessment.py", "transcript.py", "learned.py",
+                "asr.py", "second_pass.py", "spoken_form.py", "audio.py", "rescore.py")
+"""Modules whose change changes a score: a scorer improved in code is a new scorer too, and so is one that
+hears differently (the ASR side: decoding, spoken form, the spans of the recording it hears)."""
+ENGINE_PACKAGES = {"vosk": ("vosk",), "whisper": ("faster-whisper", "ctranslate2")}
+"""Packages whose version is part of an engine's scorer version: a new release may hear differently."""
 QUIET = 1e-4
 """Left-channel level above which the customer is speaking (the recording is silent, exact zeros, between lines)."""
 LINE_END_MARGIN_S = 0.01
@@ -86,9 +92,10 @@ class Summary:
 # --- the scorer version -------------------------------------------------------------------------
 
 
-def scoring_hash(lang: str = "en") -> str:
-    """12 hex digits of sha256 over the scoring data and code (names and bytes, in a fixed order), and
-    whether the learned layer scores `lang` here (it needs the optional embedder) and with which embedder."""
+def scoring_hash(lang: str = "en", engine_tag: str = "") -> str:
+    """12 hex digits of sha256 over the scoring data and code (names and bytes, in a fixed order), whether
+    the learned layer scores `lang` here (it needs the optional embedder) and with which embedder, and
+    `engine_tag` (the ASR engine's package versions and decoding)."""
     data = data_file()
     package = data.parent
     files = sorted({p for pattern in SCORING_DATA for p in data.glob(pattern) if p.is_file()}
@@ -96,7 +103,7 @@ def scoring_hash(lang: str = "en") -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(_judge_tag(lang).encode())
+    digest.update(_judge_tag(lang).encode() + b"\0" + engine_tag.encode())
     return digest.hexdigest()[:12]
 
 
@@ -123,7 +130,20 @@ def scorer_for(lang: str, asr: str | None = None, vosk_model: str | None = None)
         path = str(resolve_model_path(lang, vosk_model))
         model = Path(path).name
     short = model.removeprefix("vosk-model-")
-    return Scorer(engine, model, path, f"{__version__}-{scoring_hash(lang)}-{engine}-{short}")
+    return Scorer(engine, model, path, f"{__version__}-{scoring_hash(lang, _engine_tag(engine))}-{engine}-{short}")
+
+
+def _engine_tag(engine: str) -> str:
+    """The engine's package versions (and Whisper's offline decoding), which the scorer version must change with."""
+    versions = []
+    for name in ENGINE_PACKAGES[engine]:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} missing")
+    if engine == "whisper":
+        versions.append(_second_pass().OFFLINE.describe())
+    return "; ".join(versions)
 
 
 def _default_engine(lang: str) -> str:
@@ -240,8 +260,8 @@ def rescore_session(folder: str | Path, scorer_version: str) -> tuple[dict[str, 
     data = _session_json(folder)
     lang = data["scenario"]["lang"]
     ear = _EARS.get(lang)
-    if ear is None:
-        raise VoicesimError(f"no {lang} model loaded for rescoring")
+    if ear is None or ear.version != scorer_version:
+        raise VoicesimError(f"no {lang} model loaded for rescoring as {scorer_version}")
     left, right = _channels(folder / RECORDING)
     turns = data["turns"]
     spans = trainee_spans(turns, left)
