@@ -61,7 +61,7 @@ change a time rounded to milliseconds, whatever the recognizer heard before.
 """
 MAX_IDLE = 2
 """Idle recognizers kept per model; each holds its share of the composed graph in memory."""
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 """Ctrl-C and hang-ups: the CLI turns them into exceptions raised in the main thread."""
 
 
@@ -83,7 +83,7 @@ def _stop_signals_held() -> Iterator[None]:
         yield
     finally:
         for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
         for number in dict.fromkeys(arrived):
             signal.raise_signal(number)
 
