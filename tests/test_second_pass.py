@@ -247,3 +247,15 @@ def test_a_spelled_numeral_shares_its_time_span() -> None:
     assert [(w.word, w.start_s, w.end_s, w.conf) for w in words] == [
         ("in", 0.0, 0.4, 0.9), ("forty", 0.4, 0.7, 0.8), ("five", 0.7, 1.0, 0.8)
     ]
+
+
+def test_a_recording_that_is_speech_from_end_to_end_still_has_voice(real_speech_dir: Path):
+    """With no quiet tenth to take the room's level from, every frame once sat at the floor and the
+    second pass returned no words for the whole file."""
+    digits = load_audio(real_speech_dir / "vosk-digits.wav")
+    voiced = np.flatnonzero(second_pass._voiced_frames(digits))
+    start = int(voiced[len(voiced) // 3] * second_pass.FRAME_S * digits.sample_rate)
+    speech = Audio(digits.samples[start : start + digits.sample_rate], digits.sample_rate)
+    steady = Audio((0.3 * np.sin(np.linspace(0, 2 * np.pi * 220, 16000))).astype(np.float32), 16000)
+    for audio in (speech, steady):
+        assert second_pass._voiced_frames(audio).mean() > 0.5

@@ -61,6 +61,8 @@ ABOVE_FLOOR_DB = 10.0
 """A frame is voice when it is this far above the quietest tenth of the reply ..."""
 BELOW_SPEECH_DB = 40.0
 """... or, on a line without hiss, no more than this below the loudest twentieth."""
+FLOOR_CAP_DBFS = -55.0
+"""The loudest the room may be taken to be: a reply that is speech from end to end has no quiet tenth."""
 LOOP_RATIO = 2.4
 """A window whose text gzips smaller than this (Whisper's own threshold) repeats itself."""
 
@@ -288,7 +290,9 @@ def _voiced_frames(audio: Audio) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     power = np.mean(np.square(audio.samples[: n * frame].astype(np.float64)).reshape(n, frame), axis=1)
     level = 10 * np.log10(power + 1e-12)
-    return level > max(np.percentile(level, 10) + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+    # The quietest tenth is the room; capped, so a recording cut to its speech still has voiced frames.
+    floor = min(float(np.percentile(level, 10)), FLOOR_CAP_DBFS)
+    return level > max(floor + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
 
 
 def _trim_to_voice(words: tuple[Word, ...], voiced: np.ndarray) -> tuple[Word, ...]:
