@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from voicesim.commands.options import add_model, add_sessions_dir
 from voicesim.errors import VoicesimError
 from voicesim.safetext import printable
 
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rescore", help="score recorded sessions again with the current scorer",
                             description="Re-run ASR and scoring on recorded sessions and save each result as a "
                             "versioned assessment beside the original (which is never changed).")
-    parser.add_argument("--sessions-dir", metavar="DIR", help="sessions folder (default: $VOICESIM_SESSIONS_DIR or ~/.local/share/voicesim/sessions)")
+    add_sessions_dir(parser)
     parser.add_argument("--trainee", metavar="NAME", help="only this trainee's sessions")
     parser.add_argument("--pack", metavar="ID", help="only sessions of this benchmark pack")
     parser.add_argument("--scenario", metavar="ID", help="only sessions on this scenario")
@@ -34,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(tcp://HOST:8786) instead of local processes; every worker must see the sessions folder at the "
                         "same path. Needs voicesim[cluster]")
     parser.add_argument("--asr", choices=("vosk", "whisper"), help="the ASR engine (default: whisper when installed, else vosk)")
-    parser.add_argument("--model", metavar="PATH", help="Vosk model folder (default: $VOSK_MODEL_PATH or the installed model)")
+    add_model(parser)
     parser.set_defaults(func=run)
 
 
