@@ -115,6 +115,8 @@ class NumberWords:
     """Years said as a number ("two thousand five")."""
     clock_word: str = ""
     """A word after a time that the clock formats already say (German "Uhr")."""
+    clock_after: tuple[str, ...] = ()
+    """Words after which h.mm is a time ("um 14.30")."""
     dotted_ordinals: bool = False
     """Ordinals and dates are written with dots ("3.", "24.12.")."""
     ordinal_after: dict[str, str] = field(default_factory=dict)
@@ -214,7 +216,9 @@ def _tail(numeral: str, word: str, numbers: NumberWords) -> str:
         return sign  # "9,99 €", "9,99 Euro", "2,5 Millionen €"
     if (word == "%" and not signed) or (word in numbers.units and not lettered):
         return word  # "50 %", "3 pm"
-    return word if word and word == numbers.clock_word and not lettered else ""  # "14:30 Uhr"
+    if word and word == numbers.clock_word and not lettered:
+        return word  # "14:30 Uhr"
+    return ""
 
 
 def _said(text: str, numbers: NumberWords, near: Near) -> list[str]:
@@ -266,6 +270,8 @@ def _plain(body: str, mark: str, numbers: NumberWords, near: Near) -> list[str]:
         return _range(body, numbers) or _digits(re.sub(r"\D", "", body), numbers)
     if re.fullmatch(r"\d{1,2}:\d\d", body):
         return _clock(body, numbers, marks=":")
+    if near.before and near.before[-1] in numbers.clock_after and (clock := _clock(body, numbers, marks=":.")):
+        return clock  # "um 14.30"
     if numbers.dotted_ordinals:
         if date := _date(body, mark, numbers, near):
             return date
@@ -287,6 +293,8 @@ def _range(body: str, numbers: NumberWords) -> list[str] | None:
 def _parts(body: str, numbers: NumberWords) -> tuple[str, bool, str]:
     """A numeral's whole digits, whether they were grouped ("10,000"), and its decimals."""
     whole, mark, fraction = body.rpartition(numbers.decimal_mark)
+    if not mark and re.fullmatch(rf"\d+{re.escape(numbers.group_mark)}\d\d?", body):
+        whole, mark, fraction = body.rpartition(numbers.group_mark)  # "2.5" in German text: no group, a decimal
     if not mark or not fraction.isdigit() or _grouped(body, numbers):
         whole, fraction = body, ""  # "10,000": the only mark groups thousands
     grouped = _grouped(whole, numbers)
@@ -362,12 +370,12 @@ def _clock(body: str, numbers: NumberWords, marks: str) -> list[str]:
 def _date(body: str, mark: str, numbers: NumberWords, near: Near) -> list[str]:
     """A dotted date ("24.12.", "2.5.", "24.12.2026") as said: both as ordinals, then the year; [] if none."""
     match = _DATE.fullmatch(body)
-    if match is None or not (mark == "." or match["year"]):
+    ending = _dotted_ending(near, numbers)
+    if match is None or not (mark == "." or match["year"] or ending is not None):  # "am 2.5" lost its last dot
         return []
     day, month, year = int(match["day"]), int(match["month"]), match["year"]
     if not (1 <= day <= 31 and 1 <= month <= 12):
         return []
-    ending = _dotted_ending(near, numbers)
     ending = numbers.ordinal_default_ending if ending is None else ending
     said = _ordinal(day, numbers, ending) + _ordinal(month, numbers, ending)
     return said + (_integer(year, numbers, grouped=False) if year else [])
