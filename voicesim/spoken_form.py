@@ -277,6 +277,11 @@ def _plain(body: str, mark: str, numbers: NumberWords, near: Near) -> list[str]:
             return date
         if mark == "." and body.isdigit() and (ending := _dotted_ending(near, numbers)) is not None:
             return _ordinal(int(body), numbers, ending)  # "am 3. Mai"
+    return _amount(body, numbers)
+
+
+def _amount(body: str, numbers: NumberWords) -> list[str]:
+    """A numeral as a number, perhaps grouped or with decimals ("two point five")."""
     digits, grouped, fraction = _parts(body, numbers)
     return _integer(digits, numbers, grouped) + ([numbers.point] + _digits(fraction, numbers) if fraction else [])
 
@@ -304,24 +309,18 @@ def _parts(body: str, numbers: NumberWords) -> tuple[str, bool, str]:
 def _money(body: str, currency: Currency, numbers: NumberWords) -> list[str]:
     """An amount said the way prices are: "forty five dollars fifty", "neun euro neunundneunzig", "ninety nine cents"."""
     digits, grouped, fraction = _parts(body, numbers)
-    whole = _counted(_integer(digits, numbers, grouped), numbers)
-    if len(fraction) != 2:
-        said = whole + ([numbers.point] + _digits(fraction, numbers) if fraction else [])
-        return said + [currency.one if digits == "1" and not fraction else currency.many]
+    if len(fraction) != 2:  # "$1.5", "$45": no cents
+        return _counted(_amount(body, numbers), numbers) + [currency.one if body == "1" else currency.many]
     cents = int(fraction)
     if int(digits) == 0 and cents:
         return _counted(_cardinal(cents, numbers).split(), numbers) + [currency.cent if cents == 1 else currency.cents]
     unit = currency.one if int(digits) == 1 else currency.many
-    return whole + [unit] + (_cardinal(cents, numbers).split() if cents else [])
+    return _counted(_integer(digits, numbers, grouped), numbers) + [unit] + (_cardinal(cents, numbers).split() if cents else [])
 
 
 def _scaled(body: str, scale: tuple[str, ...], numbers: NumberWords) -> list[str]:
     """A numeral before a scale word: "1.5 million", "eine million", "zwei millionen"."""
-    if body == "1":
-        return scale[0].split()
-    digits, grouped, fraction = _parts(body, numbers)
-    said = _integer(digits, numbers, grouped) + ([numbers.point] + _digits(fraction, numbers) if fraction else [])
-    return said + scale[1].split()
+    return scale[0].split() if body == "1" else _amount(body, numbers) + scale[1].split()
 
 
 def _grouped(whole: str, numbers: NumberWords) -> bool:
