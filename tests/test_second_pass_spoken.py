@@ -90,6 +90,13 @@ from voicesim.spoken_form import spoken_runs, spoken_text, spoken_words
         ("en", " 10-15%", "ten to fifteen percent"),
         ("en", " 24-7", "two four seven"),
         ("en", " 555-0134", "five five five zero one three four"),
+        ("en", " 1-800", "one eight zero zero"),
+        ("en", " 1-800-FLOWERS", "one eight zero zero flowers"),
+        ("en", " $100-200", "one hundred to two hundred dollars"),
+        ("en", " 24/7", "twenty four seven"),
+        ("en", " 3.30pm", "three thirty p m"),
+        ("en", " 1990s", "nineteen nineties"),
+        ("en", " 80s", "eighties"),
         ("de", " 1-2", "ein bis zwei"),
         # German dates and written ordinals.
         ("de", " 24.12.2026", "vierundzwanzigsten zwölften zweitausendsechsundzwanzig"),
@@ -142,6 +149,8 @@ def test_written_words_are_said_the_way_vosk_writes_them(lang, written, said) ->
         ("de", "1,5 Mio. €", "eins komma fünf millionen euro"),
         ("de", "10 %", "zehn prozent"),
         ("de", "3-5 Tage", "drei bis fünf tage"),
+        ("de", "EUR 100", "einhundert euro"),
+        ("en", "USD 5", "five dollars"),
     ],
 )
 def test_numbers_written_over_several_words_are_said_together(lang, written, said) -> None:

@@ -136,6 +136,12 @@ class NumberWords:
     """Added to any other cardinal ("six" -> "sixth")."""
     ordinal_y_ending: str = ""
     """Replaces a final "y" ("twenty" -> "twentieth")."""
+    times_of_day: tuple[str, ...] = ()
+    """Letters after which h.mm is a time ("3.30pm")."""
+    plural_suffix: str = ""
+    """Letters that make a round number plural ("1990s"), and the ending it then takes."""
+    plural_y_ending: str = ""
+    """... in place of a final "y" ("nineties")."""
     units: dict[str, str] = field(default_factory=dict)
     """Letters written onto a numeral -> how they are said ("3pm": "p m")."""
     words: dict[str, str] = field(default_factory=dict)
@@ -199,8 +205,9 @@ def _bare(token: str) -> str:
 def _joined(tokens: list[str], i: int, numbers: NumberWords) -> tuple[int, str]:
     """Where the run from written word i ends, and its words written as one ("9,99" "€" -> "9,99€")."""
     text, end = tokens[i], i + 1
-    if text in numbers.currency and end < len(tokens) and _BARE_NUMERAL.fullmatch(tokens[end]):
-        text, end = text + tokens[end], end + 1  # "€ 9,99"
+    sign = text if text in numbers.currency else numbers.currency_words.get(text, "")
+    if sign and end < len(tokens) and _BARE_NUMERAL.fullmatch(tokens[end]):
+        text, end = sign + tokens[end], end + 1  # "€ 9,99", "EUR 100"
     while end < len(tokens) and _BARE_NUMERAL.fullmatch(text) and (tail := _tail(text, _bare(tokens[end]), numbers)):
         text, end = text + tail, end + 1
     return end, text
@@ -246,13 +253,25 @@ def _numeral(piece: str, numbers: NumberWords, near: Near) -> list[str]:
     scale = numbers.scale_words.get(suffix) or (numbers.sign_scale_words.get(suffix) if currency else None)
     if scale:  # "$1.5 million": the currency after the scale
         return _scaled(body, scale, numbers) + _percent(match, numbers) + ([currency.many] if currency else [])
+    if currency and (spread := _range(body, numbers)):
+        return spread + [currency.many]  # "$100-200"
     if currency:
         return _money(body, currency, numbers)
     if suffix and suffix == numbers.clock_word and (clock := _clock(body, numbers, marks=":.")):
         return clock  # "14:30 Uhr", "14.30 Uhr": the clock's form says "uhr" already
+    if suffix in numbers.times_of_day and (clock := _clock(body, numbers, marks=":.")):
+        return clock + numbers.units.get(suffix, suffix).split()  # "3.30pm"
     said = _plain(body, match["mark"], numbers, near)
+    if suffix and suffix == numbers.plural_suffix and body.endswith("0"):
+        return _plural(said, numbers)  # "the 1990s": nineteen nineties
     after = _percent(match, numbers) + (numbers.units.get(suffix) or numbers.words.get(suffix, suffix)).split()
     return _counted(said, numbers) + after if after else said
+
+
+def _plural(said: list[str], numbers: NumberWords) -> list[str]:
+    last = said[-1]
+    last = last[:-1] + numbers.plural_y_ending if last.endswith("y") else last + numbers.plural_suffix
+    return said[:-1] + [last]
 
 
 def _percent(match: re.Match, numbers: NumberWords) -> list[str]:
@@ -267,7 +286,7 @@ def _counted(said: list[str], numbers: NumberWords) -> list[str]:
 def _plain(body: str, mark: str, numbers: NumberWords, near: Near) -> list[str]:
     """A numeral without currency or scale: a range, digit string, time, date, ordinal or amount."""
     if re.search(r"\d[-/]\d", body):
-        return _range(body, numbers) or _digits(re.sub(r"\D", "", body), numbers)
+        return (mark != "-" and _range(body, numbers)) or _digits(re.sub(r"\D", "", body), numbers)
     if re.fullmatch(r"\d{1,2}:\d\d", body):
         return _clock(body, numbers, marks=":")
     if near.before and near.before[-1] in numbers.clock_after and (clock := _clock(body, numbers, marks=":.")):
@@ -287,10 +306,10 @@ def _amount(body: str, numbers: NumberWords) -> list[str]:
 
 
 def _range(body: str, numbers: NumberWords) -> list[str] | None:
-    """ "3-5" as "three to five"; longer or 0-led groups (postal, order numbers) are not ranges."""
+    """ "3-5" as "three to five"; longer, 0-led or lopsided groups (postal, order, phone numbers) are not ranges."""
     match = re.fullmatch(r"([1-9]\d{0,2})-([1-9]\d{0,2})", body)
-    if match is None or int(match[1]) >= int(match[2]):
-        return None  # "24-7", "9-5": not read as a range
+    if match is None or int(match[1]) >= int(match[2]) or len(match[2]) > len(match[1]) + 1:
+        return None  # "24-7", "9-5", "1-800": not read as a range
     low, high = (_cardinal(int(end), numbers).split() for end in match.groups())
     return _counted(low, numbers) + [numbers.range_word] + high
 
