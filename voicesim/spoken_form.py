@@ -17,9 +17,10 @@ there, so the second pass says them out. Which reading a numeral gets is a guess
 the caller said, made the way people read numbers on the phone: up to 999 as a number,
 4-digit years in pairs, comma-grouped amounts as a number, prices with the currency
 between the units and the cents, short ranges ("3-5") with "to", other long or 0-led
-numerals (order, postal, phone numbers) and hyphen-joined groups digit by digit. A
-currency, scale ("million") or "Uhr" written as the next word is said with the numeral,
-so the written words are read in runs (`spoken_runs`). How a language says numbers is
+numerals (order, postal, phone numbers) and hyphen-joined groups digit by digit; German
+dotted dates and ordinals as inflected ordinals ("am dritten mai"). A currency, scale
+("million") or "Uhr" written as the next word is said with the numeral, so the written
+words are read in runs (`spoken_runs`). How a language says numbers is
 data (data/second_pass/numbers.toml); a language missing there keeps digits.
 Pure: text in, words out.
 """
