@@ -150,6 +150,10 @@ def test_written_words_are_said_the_way_vosk_writes_them(lang, written, said) ->
         ("de", "10 %", "zehn prozent"),
         ("de", "3-5 Tage", "drei bis fünf tage"),
         ("de", "EUR 100", "einhundert euro"),
+        ("de", "von 9:00-17:00 Uhr", "von neun uhr bis siebzehn uhr"),
+        ("de", "von 9-17 Uhr", "von neun bis siebzehn uhr"),
+        ("en", "open 9:00-5:30", "open nine to five thirty"),
+        ("en", "only $12.99/month", "only twelve dollars ninety nine month"),
         ("en", "USD 5", "five dollars"),
     ],
 )

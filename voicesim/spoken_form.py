@@ -254,19 +254,20 @@ def _numeral(piece: str, numbers: NumberWords, near: Near) -> list[str]:
     scale = numbers.scale_words.get(suffix) or (numbers.sign_scale_words.get(suffix) if currency else None)
     if scale:  # "$1.5 million": the currency after the scale
         return _scaled(body, scale, numbers) + _percent(match, numbers) + ([currency.many] if currency else [])
-    if currency and (spread := _range(body, numbers)):
-        return spread + [currency.many]  # "$100-200"
-    if currency:
-        return _money(body, currency, numbers)
-    if suffix and suffix == numbers.clock_word and (clock := _clock(body, numbers, marks=":.")):
+    if suffix and suffix == numbers.clock_word and (clock := _times(body, numbers, marks=":.")):
         return clock  # "14:30 Uhr", "14.30 Uhr": the clock's form says "uhr" already
-    if suffix in numbers.times_of_day and (clock := _clock(body, numbers, marks=":.")):
-        return clock + numbers.units.get(suffix, suffix).split()  # "3.30pm"
-    said = _plain(body, match["mark"], numbers, near)
-    if suffix and suffix == numbers.plural_suffix and body.endswith("0"):
+    if suffix in numbers.times_of_day and (clock := _times(body, numbers, marks=":.")):
+        return clock + _letters(suffix, numbers)  # "3.30pm"
+    said = _money(body, currency, numbers) if currency else _plain(body, match["mark"], numbers, near)
+    if suffix and suffix == numbers.plural_suffix and body.endswith("0") and not currency:
         return _plural(said, numbers)  # "the 1990s": nineteen nineties
-    after = _percent(match, numbers) + (numbers.units.get(suffix) or numbers.words.get(suffix, suffix)).split()
+    after = _percent(match, numbers) + _letters(suffix, numbers)  # "10%", "3pm", "$12.99/month"
     return _counted(said, numbers) + after if after else said
+
+
+def _letters(suffix: str, numbers: NumberWords) -> list[str]:
+    """Letters written onto a numeral, as said after it."""
+    return (numbers.units.get(suffix) or numbers.words.get(suffix, suffix)).split()
 
 
 def _plural(said: list[str], numbers: NumberWords) -> list[str]:
@@ -286,11 +287,11 @@ def _counted(said: list[str], numbers: NumberWords) -> list[str]:
 
 def _plain(body: str, mark: str, numbers: NumberWords, near: Near) -> list[str]:
     """A numeral without currency or scale: a range, digit string, time, date, ordinal or amount."""
+    if clock := _times(body, numbers, marks=":"):
+        return clock
     if re.search(r"\d[-/]\d", body):
         return (mark != "-" and _range(body, numbers)) or _digits(re.sub(r"\D", "", body), numbers)
-    if re.fullmatch(r"\d{1,2}:\d\d", body):
-        return _clock(body, numbers, marks=":")
-    if near.before and near.before[-1] in numbers.clock_after and (clock := _clock(body, numbers, marks=":.")):
+    if near.before and near.before[-1] in numbers.clock_after and (clock := _times(body, numbers, marks=":.")):
         return clock  # "um 14.30"
     if numbers.dotted_ordinals:
         if date := _date(body, mark, numbers, near):
@@ -328,6 +329,8 @@ def _parts(body: str, numbers: NumberWords) -> tuple[str, bool, str]:
 
 def _money(body: str, currency: Currency, numbers: NumberWords) -> list[str]:
     """An amount said the way prices are: "forty five dollars fifty", "neun euro neunundneunzig", "ninety nine cents"."""
+    if spread := _range(body, numbers):
+        return spread + [currency.many]  # "$100-200"
     digits, grouped, fraction = _parts(body, numbers)
     if len(fraction) != 2:  # "$1.5", "$45": no cents
         return _counted(_amount(body, numbers), numbers) + [currency.one if body == "1" else currency.many]
@@ -370,6 +373,15 @@ def _year(n: int, numbers: NumberWords) -> list[str]:
         return numbers.year_round.format(high=high).split()
     form = numbers.year_small if low < 10 else numbers.year
     return form.format(high=high, low=_cardinal(low, numbers)).split()
+
+
+def _times(body: str, numbers: NumberWords, marks: str) -> list[str]:
+    """A time, or two joined by a hyphen ("9:00-17:00": neun uhr bis siebzehn uhr); [] if it is none."""
+    first, hyphen, second = body.partition("-")
+    if not hyphen:
+        return _clock(body, numbers, marks)
+    said = _clock(first, numbers, marks), _clock(second, numbers, marks)
+    return said[0] + [numbers.range_word] + said[1] if all(said) else []
 
 
 def _clock(body: str, numbers: NumberWords, marks: str) -> list[str]:
