@@ -122,6 +122,8 @@ def test_written_words_are_said_the_way_vosk_writes_them(lang, written, said) ->
         ("en", "$ 45", "forty five dollars"),
         ("en", "45.50 dollars", "forty five dollars fifty"),
         ("en", "1 dollar", "one dollar"),
+        ("en", "a 25 pound fee", "a twenty five pound fee"),  # a currency word without cents stays as written
+        ("de", "100 EUR", "einhundert euro"),
         ("en", "3-5 days", "three to five days"),
         ("en", "at 3:30 pm", "at three thirty p m"),
         ("en", "I am here", "i am here"),

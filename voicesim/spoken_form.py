@@ -38,7 +38,7 @@ from importlib import resources
 # of letters (inner apostrophes kept: "don't"), or a sign said as a word. Anything else
 # (punctuation, hyphens, dots of "p.m.") only separates pieces.
 _PIECE = re.compile(
-    r"[$€£]?\d[\d,.:/-]*[^\W\d_]*%?[$€£]?"  # "$45.50", "21st", "10001-90210", "3:30", "5k"
+    r"[$€£]?\d(?:[\d,.:/-]*\d)?[,.:/-]?[^\W\d_]*%?[$€£]?"  # "$45.50", "21st", "10001-90210", "3:30", "5k"
     r"|[^\W\d_]+(?:'[^\W\d_]+)*"  # "don't", "p", "m"
     r"|[$€£%&]"  # a sign on its own: "50 €"
 )
@@ -219,7 +219,9 @@ def _tail(numeral: str, word: str, numbers: NumberWords) -> str:
     signed, lettered = re.search(r"[$€£%]", numeral), re.search(r"[^\W\d_]", numeral)
     if word in numbers.scale_words and not lettered and numeral[-1].isdigit():
         return word  # "$1.5 million", "2 Millionen"
-    sign = word if word in numbers.currency else numbers.currency_words.get(word, "")
+    # A currency word moves only to be said between units and cents ("9,99 Euro"): "25 pound fee" stays.
+    cents = re.search(rf"{re.escape(numbers.decimal_mark)}\d\d$", numeral)
+    sign = word if word in numbers.currency else numbers.currency_words.get(word, "") if cents else ""
     if sign and not signed:
         return sign  # "9,99 €", "9,99 Euro", "2,5 Millionen €"
     if (word == "%" and not signed) or (word in numbers.units and not lettered):
