@@ -182,8 +182,7 @@ def spoken_runs(written: Sequence[str], lang: str) -> list[Said]:
             said = [piece for piece in _PIECE.findall(text) if piece[0].isalnum()]
         else:
             end, text = _joined(tokens, i, numbers)
-            near = Near(tuple(_bare(t) for t in tokens[max(0, i - 2) : i]), _bare(tokens[end]) if end < len(tokens) else "")
-            said = _said(text, numbers, near)
+            said = _said(text, numbers, _near(tokens, i, end))
         runs.append(Said(i, end, tuple(said)))
         i = end
     return runs
@@ -201,6 +200,10 @@ def spoken_text(text: str, lang: str) -> str:
 
 def _bare(token: str) -> str:
     return token.strip(_PUNCTUATION)
+
+
+def _near(tokens: list[str], first: int, end: int) -> Near:
+    return Near(tuple(_bare(t) for t in tokens[max(0, first - 2) : first]), _bare(tokens[end]) if end < len(tokens) else "")
 
 
 def _joined(tokens: list[str], i: int, numbers: NumberWords) -> tuple[int, str]:
@@ -221,7 +224,7 @@ def _tail(numeral: str, word: str, numbers: NumberWords) -> str:
         return word  # "$1.5 million", "2 Millionen"
     # A currency word moves only to be said between units and cents ("9,99 Euro"): "25 pound fee" stays.
     cents = re.search(rf"{re.escape(numbers.decimal_mark)}\d\d$", numeral)
-    sign = word if word in numbers.currency else numbers.currency_words.get(word, "") if cents else ""
+    sign = word if word in numbers.currency else (numbers.currency_words.get(word, "") if cents else "")
     if sign and not signed:
         return sign  # "9,99 €", "9,99 Euro", "2,5 Millionen €"
     if (word == "%" and not signed) or (word in numbers.units and not lettered):
