@@ -42,7 +42,7 @@ import numpy as np
 from voicesim import whisper_weights
 from voicesim.audio import SAMPLE_RATE, Audio
 from voicesim.errors import VoicesimError
-from voicesim.spoken_form import spoken_words
+from voicesim.spoken_form import spoken_runs
 from voicesim.transcript import Transcript, Word
 
 if TYPE_CHECKING:
@@ -266,13 +266,14 @@ def _vosk_style(raw: list[tuple[str, float, float, float]], duration: float, lan
     """Whisper's word pieces as Vosk writes words: whole, lower case, bare, in order, inside the audio."""
     words: list[Word] = []
     last_end = 0.0
-    for token, start, end, conf in _join_pieces(raw):
-        spoken = spoken_words(token, lang)
-        if not spoken:
+    pieces = _join_pieces(raw)
+    for run in spoken_runs([piece[0] for piece in pieces], lang):  # "9,99" "€" are said as one run
+        if not run.words:
             continue  # punctuation alone
-        start = min(max(round(start, 3), last_end), duration)
-        end = min(max(round(end, 3), start), duration)
-        words += _share_span(spoken, start, end, round(conf, 3))
+        said = pieces[run.first : run.end]
+        start = min(max(round(said[0][1], 3), last_end), duration)
+        end = min(max(round(said[-1][2], 3), start), duration)
+        words += _share_span(list(run.words), start, end, round(min(piece[3] for piece in said), 3))
         last_end = end
     return tuple(words)
 
