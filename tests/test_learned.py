@@ -39,7 +39,7 @@ MISSED = pytest.mark.xfail(reason="the current weights miss this paraphrase (iss
 
 HELD_OUT = [
     # understanding: paraphrase without the listed cues; sarcasm; "I get that, but"; a request look-alike
-    pytest.param("en", "understanding", True, "Four weeks without a working fridge, I'd have lost my temper long ago.", marks=MISSED),
+    ("en", "understanding", True, "Four weeks without a working fridge, I'd have lost my temper long ago."),
     ("en", "understanding", True, "Missing your own daughter's graduation because of us, that's just gutting."),
     ("en", "understanding", True, "You've every right to feel let down by how this went."),
     ("en", "understanding", False, "Oh sure, a slightly cold coffee is obviously a tragedy."),

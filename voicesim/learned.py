@@ -180,9 +180,13 @@ def load_models(lang: str) -> TrainedModels | None:
     path = weights_path(lang)
     if not path.is_file():
         return None
-    where = f"voicesim/data/learned/{lang}.json"
+    return read_models(path.read_text(encoding="utf-8"), f"voicesim/data/learned/{lang}.json")
+
+
+def read_models(text: str, where: str) -> TrainedModels:
+    """A weights file's contents; ``where`` names it in errors."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise VoicesimError(f"{where} is not valid JSON ({exc}); rerun scripts/train_checks") from None
     if data.get("embedder") != EMBEDDER_ID:
