@@ -15,8 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from voicesim.commands.options import add_call_options, add_sessions_dir
-from voicesim.commands.sessions import add_hub_options
+from voicesim.commands.options import add_call_options, add_hub_options, add_sessions_dir
 from voicesim.errors import VoicesimError
 from voicesim.resources import data_file
 from voicesim.safetext import printable

