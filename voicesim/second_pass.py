@@ -238,13 +238,15 @@ def transcribe(audio: Audio, lang: str = "en", model: SecondEar | str | os.PathL
     if not voiced.any():
         # Silence or an even hiss: Whisper would still say something ("you", "thank you").
         return Transcript(text="", words=(), duration_s=duration)
-    segments = _decode(ear, audio, lang, decoding.options())
-    if max((seg.compression_ratio for seg in segments), default=0.0) > LOOP_RATIO:
+    options = decoding.options()
+    segments = _decode(ear, audio, lang, options)
+    if options["beam_size"] > 1 and _loopiness(segments) > LOOP_RATIO:
         # The beam fell into a loop ("zero zero zero ..."). Whisper's own remedy samples at a
         # higher temperature, which is not repeatable; a greedy decoding is, and on the phoned
-        # digits it read what the beam looped on. Whichever loops less is kept.
-        greedy = _decode(ear, audio, lang, {**decoding.options(), "beam_size": 1})
-        segments = min(segments, greedy, key=lambda segs: max((seg.compression_ratio for seg in segs), default=0.0))
+        # digits it read what the beam looped on. Whichever loops less is kept. (A greedy
+        # decoding, as in the call, would only repeat itself: decoding is deterministic.)
+        greedy = _decode(ear, audio, lang, {**options, "beam_size": 1})
+        segments = min(segments, greedy, key=_loopiness)
     raw = [(w.word, float(w.start), float(w.end), float(w.probability)) for seg in segments for w in seg.words or ()]
     words = _trim_to_voice(_vosk_style(raw, duration, lang), voiced)
     return Transcript(text=" ".join(w.word for w in words), words=words, duration_s=duration)
@@ -295,6 +297,11 @@ def _voiced_frames(audio: Audio) -> np.ndarray:
     # The quietest tenth is the room; capped, so a recording cut to its speech still has voiced frames.
     floor = min(float(np.percentile(level, 10)), FLOOR_CAP_DBFS)
     return level > max(floor + ABOVE_FLOOR_DB, np.percentile(level, 95) - BELOW_SPEECH_DB)
+
+
+def _loopiness(segments) -> float:
+    """How much the decoded text repeats itself: its worst segment's compression ratio."""
+    return max((seg.compression_ratio for seg in segments), default=0.0)
 
 
 def _trim_to_voice(words: tuple[Word, ...], voiced: np.ndarray) -> tuple[Word, ...]:
