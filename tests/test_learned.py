@@ -3,8 +3,7 @@ byte-identical cards across runs and processes, the lexicon-only fallback, and e
 that quotes the trainee's sentence with its timings.
 
 The held-out sentences below were written for these tests, not taken from the corpus
-(tests/corpus/checks_<lang>.tsv) the weights were trained on. Those the current weights
-miss are marked MISSED (xfail, not strict) so a retrain that fixes them shows as XPASS.
+(tests/corpus/checks_<lang>.tsv) the weights were trained on.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from voicesim.scoring import LEXICON_ONLY_NOTE, score_reply, scorecard_to_json
 from voicesim.transcript import Transcript, Word
 
 REPO = Path(__file__).resolve().parents[1]
-MISSED = pytest.mark.xfail(reason="the current weights miss this paraphrase (issue 10: below 95 % on the test split)")
 
 HELD_OUT = [
     # understanding: paraphrase without the listed cues; sarcasm; "I get that, but"; a request look-alike

@@ -444,11 +444,6 @@ def pitch_class(rise_st: float | None, end_st: float | None) -> str:
     return "level" if rise_st is not None else "unknown"  # too few voiced frames at the end for a contour
 
 
-def pitch_at_pause(samples: np.ndarray) -> str:
-    """falling, level, rising, high-rise or unknown: the contour of the last voiced 0.4 s against the voice's median."""
-    return pitch_class(*final_pitch_st(samples))
-
-
 @dataclass(frozen=True)
 class PauseContext:
     """What the detector has at a pause, before weighing it; recorded, it replays a decision without audio."""
