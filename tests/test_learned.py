@@ -190,6 +190,36 @@ def test_question_shapes_are_language_data():
     assert not has_question_shape(Transcript.from_text("ich schaue was ich für sie tun kann"), de)
 
 
+# German question shapes as Vosk hears them (made up for this test, not corpus rows): one per
+# grammatical shape, then statements that share their words but not their word order.
+SHAPED_DE = [
+    "frau berger würden ihnen auch zwei termine nächste woche passen",  # Konjunktiv, verb first
+    "wohin schickte der kollege die ersatzteile",  # wh-word + any finite verb
+    "wer holt denn das gerät bei ihnen ab",
+    "wie viele geräte hängen an dem router",
+    "gut ihre vertragsnummer bitte",  # noun phrase + bitte
+    "die seriennummer bräuchte ich noch von ihnen",  # object first
+    "das war am dritten märz richtig frau berger",  # tag, then the address
+    "lieber eine gutschrift oder eine rücküberweisung",  # a choice
+    "montag um zehn ginge das",
+    "ist nur das display kaputt oder hat das gerät auch einen kratzer",  # 'oder', then the verb
+    "wissen sie noch ungefähr die uhrzeit",
+]
+UNSHAPED_DE = [
+    "wie ärgerlich das für sie sein muss",
+    "wie gesagt die lieferung kommt morgen",
+    "das hätte ich ihnen gern erspart",
+    "wir schicken ihnen heute den vertrag und morgen die rechnung",
+    "was da schiefgelaufen ist tut mir leid",
+    "da haben sie völlig recht das ist richtig so",
+]
+
+
+@pytest.mark.parametrize(("text", "shaped"), [(t, True) for t in SHAPED_DE] + [(t, False) for t in UNSHAPED_DE])
+def test_german_question_shapes_follow_word_order(text, shaped):
+    assert has_question_shape(Transcript.from_text(text), load_language("de")) is shaped
+
+
 def test_weights_fit_the_embedder_and_vocabulary(judges):
     for lang, judge in judges.items():
         vector = judge.embed(["hello"])[0]
