@@ -215,9 +215,34 @@ UNSHAPED_DE = [
 ]
 
 
-@pytest.mark.parametrize(("text", "shaped"), [(t, True) for t in SHAPED_DE] + [(t, False) for t in UNSHAPED_DE])
-def test_german_question_shapes_follow_word_order(text, shaped):
-    assert has_question_shape(Transcript.from_text(text), load_language("de")) is shaped
+# The same for English (made up, not corpus rows).
+SHAPED_EN = [
+    "would the second of june suit you",  # auxiliary first, a noun phrase as subject
+    "does half past three work for you",
+    "the invoice number please",  # case data asked for
+    "give me your postcode and i'll look it up",
+    "so what matters most to you",  # wh-word + any verb
+    "whens the engineer due",  # wh-word and verb run together
+    "paypal or bank transfer",  # a choice
+    "roughly when in april was it",
+]
+UNSHAPED_EN = [
+    "that is what the policy is",
+    "i can see what the problem is",
+    "it is the best we can do",
+    "we have the parts in stock",
+    "that would work for us",
+    "what happens next is i send the form",
+]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "shaped"),
+    [("de", t, True) for t in SHAPED_DE] + [("de", t, False) for t in UNSHAPED_DE]
+    + [("en", t, True) for t in SHAPED_EN] + [("en", t, False) for t in UNSHAPED_EN],
+)
+def test_question_shapes_follow_word_order(lang, text, shaped):
+    assert has_question_shape(Transcript.from_text(text), load_language(lang)) is shaped
 
 
 def test_weights_fit_the_embedder_and_vocabulary(judges):
