@@ -13,8 +13,9 @@ REAL_SPEECH = Path(__file__).resolve().parent / "data" / "real-speech"
 """Recordings of real people with reference transcripts (sources and licences in its README.md)."""
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-pytest_plugins = ["virtual_headset", "cli_runner", "desk_sessions"]
-"""Their `virtual_headset`, `cli` and `desk_sessions` fixtures are available to every test without an import."""
+pytest_plugins = ["virtual_headset", "cli_runner", "desk_sessions", "worker_balance"]
+"""Their `virtual_headset`, `cli` and `desk_sessions` fixtures are available to every test without an import;
+worker_balance orders the files for scripts/test's xdist workers."""
 
 
 def pytest_configure(config) -> None:
