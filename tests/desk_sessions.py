@@ -50,13 +50,16 @@ class DeskSessions:
 
 
 def practice(root: Path, trainee: str, replies: list[Path], seed: int) -> str:
-    """One scripted call in this process; returns its folder name."""
+    """One scripted call in this process, on Vosk's words only; returns its folder name.
+
+    The desk shows whichever words a call holds and never reads the second pass's own fields;
+    Whisper re-hearing the 12 replies was most of this fixture's time."""
     from voicesim.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["practice", "--trainee", trainee, "--seed", str(seed), "--sessions-dir", str(root),
-                     "--json", "--replies", *map(str, replies)])
+                     "--json", "--no-second-pass", "--replies", *map(str, replies)])
     assert code == 0, out.getvalue()
     return Path(json.loads(out.getvalue().strip().splitlines()[-1])["session_dir"]).name
 

@@ -146,7 +146,8 @@ def test_blame_and_calm_down_make_the_customer_hang_up(tmp_path: Path, bad_reply
 
 
 def test_no_audio_device_falls_back_to_the_demo_call(tmp_path: Path):
-    proc = voicesim("practice", "--sessions-dir", str(tmp_path), "--json", env=no_sound_env())
+    # No second pass: the fallback is the subject; Whisper re-hearing the demo call has its own tests.
+    proc = voicesim("practice", "--sessions-dir", str(tmp_path), "--json", "--no-second-pass", env=no_sound_env())
     assert proc.returncode == 0, proc.stderr
     assert "No audio device" in proc.stderr and "demo" in proc.stderr
     assert json.loads(proc.stdout)["outcome"] == "resolved"
@@ -154,7 +155,8 @@ def test_no_audio_device_falls_back_to_the_demo_call(tmp_path: Path):
 
 def test_sessions_list_filters_by_trainee_and_scenario(tmp_path: Path):
     for trainee in ("ana", "ben"):
-        proc = voicesim("practice", "--replies", str(DEMO[0]), "--trainee", trainee, "--sessions-dir", str(tmp_path), "--json")
+        proc = voicesim("practice", "--replies", str(DEMO[0]), "--trainee", trainee, "--sessions-dir", str(tmp_path), "--json",
+                        "--no-second-pass")
         assert proc.returncode == 0, proc.stderr
     listed = json.loads(voicesim("sessions", "list", "--sessions-dir", str(tmp_path), "--json").stdout)
     assert [r["trainee"] for r in listed] == ["ana", "ben"]

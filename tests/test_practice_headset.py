@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from trainee_voice import speak
 from virtual_headset import EARPIECE_MONITOR, VirtualHeadset
 
 from voicesim.audio import SAMPLE_RATE, Audio
-from voicesim.audiofile import load_audio
-from voicesim.commands.practice import DEFAULT_SCENARIO, demo_replies
+from voicesim.commands.practice import DEFAULT_SCENARIO
 from voicesim.liveview import LiveView
 
 pytestmark = [pytest.mark.headset, pytest.mark.slow]
@@ -147,17 +147,19 @@ def live_call(replies: list[Audio], tmp_path: Path, vh, **trainee):
 
 
 def piper(texts: list[str]) -> list[Audio]:
-    from trainee_voice import speak
-
     return [speak(t) for t in texts]
 
 
 def test_a_well_answered_call_resolves(virtual_headset, tmp_path: Path):
-    replies = [load_audio(p) for p in demo_replies(DEFAULT_SCENARIO)]
+    # The suite's one real-time call, so the shortest that resolves: two calm replies (Piper at 1.3, inside
+    # the calm pace band) with pauses inside them, instead of the four demo replies (76 s -> 41 s of call).
+    # The demo replies' scripted call is tested in test_practice.py.
+    replies = [speak("I am so sorry, that must be really frustrating. When did you place the order?", 1.3),
+               speak("I completely understand. I will send you a written confirmation by email today.", 1.3)]
     result, data, shown = live_call(replies, tmp_path, virtual_headset)
     assert result.outcome == "resolved", shown
-    assert data["mode"] == "live" and data["outcome"] == "resolved"
-    # The customer's false starts in the demo replies' comma pauses are theirs, not the trainee's interruptions.
+    assert data["mode"] == "live" and data["outcome"] == "resolved" and len(data["turns"]) == 2
+    # The customer's false starts in the replies' pauses are theirs, not the trainee's interruptions.
     assert all(t["interruptions"] == 0 for t in data["turns"]), shown
     assert all(t["end_of_turn_latency_s"] is not None for t in data["turns"])
     assert all(t["end_of_turn"]["p_end"] is not None for t in data["turns"])
