@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -178,6 +179,44 @@ def test_ctrl_c_mid_answer_ends_the_call_as_interrupted_with_the_session_saved(s
     assert "Session saved in" in shown and data["debrief"]
     audio, rate = sf.read(result.session_dir / "recording.wav")
     assert audio.shape[1] == 2 and audio.shape[0] / rate >= line.now()
+
+
+class _PressesCtrlCWhenCollected:
+    """Sends this process a real SIGINT as it is collected: Python runs the handler inside ``__del__``."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+class CtrlCLostInAFinalizer(ClockedLine):
+    """A ClockedLine whose Ctrl-C comes while a finalizer runs, 0.5 s into the customer's answer.
+
+    A KeyboardInterrupt raised inside a finalizer (or a C callback) is printed as "Exception
+    ignored" and dropped, so it never reaches the loop: the way a Ctrl-C can be lost in a real call.
+    """
+
+    def __init__(self, script, max_s: float = 30.0) -> None:
+        super().__init__(script, max_s=max_s)
+        self.pressed_at: float | None = None
+
+    def read(self):
+        if self.pressed_at is None and len(self.played) == 2 and self.now() - self.played[1][0] >= 0.5:
+            self.pressed_at = self.now()
+            _PressesCtrlCWhenCollected()  # collected at once, in this (the main) thread
+        return super().read()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped KeyboardInterrupt
+def test_a_ctrl_c_whose_keyboard_interrupt_is_lost_still_ends_the_call(setup, tmp_path: Path):
+    line = CtrlCLostInAFinalizer([Say(speak("I am so sorry that your order has not arrived yet"), gap_s=0.4)])
+    result = run_live(setup, line, SessionStore(tmp_path), LiveView(io.StringIO(), tty=False), microphone=line,
+                      prefetch=False)
+    data = json.loads((result.session_dir / "session.json").read_text())
+    assert line.pressed_at is not None
+    assert result.outcome == Outcome.INTERRUPTED and data["outcome"] == "interrupted" and len(data["turns"]) == 1
+    # Ended at the next microphone chunk, not when the customer gave up on the silence.
+    assert line.now() - line.pressed_at <= 2 * FRAME_S
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the call put Python's handler back
 
 
 def test_the_same_script_gives_the_same_session(setup, tmp_path: Path):

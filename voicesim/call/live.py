@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -38,6 +40,45 @@ TALKS_OVER_FROM = "angry"
 """Anger level from which the customer talks over a trainee who interrupts; below it they stop and listen."""
 MAX_TURN_S = 60.0
 """A reply that runs this long is closed as a turn anyway, so a stuck microphone cannot hang the call."""
+
+
+class _CtrlC:
+    """Ctrl-C (SIGINT) during a call, remembered, so it ends the call even when its KeyboardInterrupt is lost.
+
+    Python raises KeyboardInterrupt wherever the main thread is when it runs the
+    handler. Inside a finalizer (``__del__``, a weakref callback) or a C callback that
+    exception is printed as "Exception ignored" and dropped, and the call would run on
+    until the customer hangs up. While the call runs, this handler raises it as
+    Python's own does and also sets :attr:`pressed`, which the loop checks at every
+    microphone chunk. A Ctrl-C ignored on purpose (SIG_IGN, e.g. a background job) stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: object = None
+        """The SIGINT handler to put back; None while ours is not installed."""
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():  # only there can a handler be set
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, self._on_sigint)
+                self._previous = signal.SIG_DFL if previous is None else previous  # None: set outside Python
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C was pressed, even if the first one was swallowed on the way."""
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 @dataclass
@@ -113,6 +154,9 @@ class LiveCall:
     Each accepted reply goes to the second pass (:mod:`voicesim.call.rehear`) once the
     customer's answer has started; the answer itself comes from Vosk's words. At the end
     the call waits up to `second_pass_wait_s` (wall clock) for the replies still being heard.
+
+    Ctrl-C ends the call at whatever moment it comes (:class:`_CtrlC`); the session is
+    saved with the outcome "interrupted".
     """
 
     def __init__(self, setup: CallSetup, line: Line, store: SessionStore, view: LiveView,
@@ -144,14 +188,16 @@ class LiveCall:
         self._partial = ""
         self._prepared: _Answer | None = None
         """The answer worked out at the latest pause; used only if the words are still the same at the end."""
+        self._ctrl_c = _CtrlC()
 
     def run(self) -> CallResult:
         session = self.store.create(self.setup.meta("live"))
         try:
             with session:
                 try:
-                    self.mic.open()
-                    outcome = self._converse(session)
+                    with self._ctrl_c:  # put back before the end of the call, whose own Ctrl-C skips the wait
+                        self.mic.open()
+                        outcome = self._converse(session)
                 except KeyboardInterrupt:
                     outcome = Outcome.INTERRUPTED
                 except VoicesimError as exc:
@@ -357,6 +403,7 @@ class LiveCall:
         """Take the next microphone chunk into recording, detector and recognizer; return turn events."""
         from voicesim.asr import Final, Partial
 
+        self._ctrl_c.check()
         chunk = self.mic.read()
         if chunk is None:
             return []
