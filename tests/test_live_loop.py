@@ -209,6 +209,7 @@ class CtrlCLostInAFinalizer(ClockedLine):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped KeyboardInterrupt
 def test_a_ctrl_c_whose_keyboard_interrupt_is_lost_still_ends_the_call(setup, tmp_path: Path):
     line = CtrlCLostInAFinalizer([Say(speak("I am so sorry that your order has not arrived yet"), gap_s=0.4)])
+    handler = signal.getsignal(signal.SIGINT)
     result = run_live(setup, line, SessionStore(tmp_path), LiveView(io.StringIO(), tty=False), microphone=line,
                       prefetch=False)
     data = json.loads((result.session_dir / "session.json").read_text())
@@ -216,7 +217,7 @@ def test_a_ctrl_c_whose_keyboard_interrupt_is_lost_still_ends_the_call(setup, tm
     assert result.outcome == Outcome.INTERRUPTED and data["outcome"] == "interrupted" and len(data["turns"]) == 1
     # Ended at the next microphone chunk, not when the customer gave up on the silence.
     assert line.now() - line.pressed_at <= 2 * FRAME_S
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the call put Python's handler back
+    assert signal.getsignal(signal.SIGINT) is handler  # the call put the handler back
 
 
 def test_the_same_script_gives_the_same_session(setup, tmp_path: Path):
