@@ -165,31 +165,38 @@ class _Preparation:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicesim-answer")
-        self._job: tuple[Transcript, Future[_Answer]] | None = None
+        self._job: tuple[_TurnSoFar, Callable[[_TurnSoFar], _Answer], Future[_Answer]] | None = None
 
     def start(self, so_far: _TurnSoFar, work: Callable[[_TurnSoFar], _Answer]) -> None:
         """Work out `work(so_far)` in the background, in place of any earlier job."""
         self.drop()
-        self._job = (so_far.transcript, self._pool.submit(work, so_far))
+        self._job = (so_far, work, self._pool.submit(work, so_far))
 
     def take(self, transcript: Transcript) -> _Answer | None:
-        """The answer prepared for exactly these words, waited for if it is being worked out; else None."""
+        """The answer prepared for exactly these words, else None.
+
+        The answer is always the one worked out from the turn as it stood at that pause, as
+        if the loop had worked it out there: waited for if running; worked out now, on the
+        calling thread, if still waiting behind a stale job or if the background attempt failed
+        (so an error surfaces here, as it would have).
+        """
         job, self._job = self._job, None
-        if job is None or job[0].words != transcript.words:
-            if job is not None:
-                job[1].cancel()
+        if job is None:
             return None
-        future = job[1]
-        if future.cancel():  # not started yet (behind a stale job): working it out now is sooner
+        so_far, work, future = job
+        if so_far.transcript.words != transcript.words:
+            future.cancel()
             return None
+        if future.cancel():  # not started yet, behind a stale job: working it out now is sooner
+            return work(so_far)
         try:
             return future.result()
-        except Exception:  # worked out again on the loop thread, which reports the error as a call would
-            return None
+        except Exception:
+            return work(so_far)
 
     def drop(self) -> None:
         if self._job is not None:
-            self._job[1].cancel()
+            self._job[2].cancel()
             self._job = None
 
     def close(self) -> None:
