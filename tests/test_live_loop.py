@@ -3,8 +3,8 @@
 A :class:`lines.ClockedLine` is both the line and the microphone: time moves only as
 the loop reads 20 ms chunks, so a call's turn-taking (end of turn, a thinking pause,
 barge-in, the customer breaking off, the silence prompt, device loss, Ctrl-C, the answer
-prepared at a pause off the loop thread) runs in
-a second or two and the same script gives the same call. The trainee speaks with
+prepared at a pause off the loop thread) runs in a second or two and the same script
+gives the same call. The trainee speaks with
 Piper (tests/trainee_voice.py), another engine than the customer's espeak-ng.
 Real-time calls on the virtual headset are in test_practice_headset.py.
 """

@@ -213,8 +213,9 @@ class LiveCall:
     moments of that answer, the customer breaks off, nothing of that answer counts, the
     turn continues, and the false start is recorded as the customer's (never as the
     trainee's interruption). People prepare their answer while the other is still
-    pausing; so does the loop: at each pause it scores the reply so far and renders the
-    customer's answer (:class:`_Answer`), and when the hold ends it only has to play it.
+    pausing; so does the call: at each pause a worker thread scores the reply so far and
+    renders the customer's answer (:class:`_Preparation`) while the loop goes on reading the
+    microphone, and when the hold ends the loop only has to play it.
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
