@@ -2,8 +2,9 @@
 
 A :class:`lines.ClockedLine` is both the line and the microphone: time moves only as
 the loop reads 20 ms chunks, so a call's turn-taking (end of turn, a thinking pause,
-barge-in, the customer breaking off, the silence prompt, device loss, Ctrl-C) runs in
-a second or two and the same script gives the same call. The trainee speaks with
+barge-in, the customer breaking off, the silence prompt, device loss, Ctrl-C, the answer
+prepared at a pause off the loop thread) runs in a second or two and the same script
+gives the same call. The trainee speaks with
 Piper (tests/trainee_voice.py), another engine than the customer's espeak-ng.
 Real-time calls on the virtual headset are in test_practice_headset.py.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import soundfile as sf
 from lines import ClockedLine, Fail, Say
 from trainee_voice import speak
 
-from voicesim.call import CallSetup, run_live
+from voicesim.call import CallSetup, LiveCall, run_live
 from voicesim.commands.practice import DEFAULT_SCENARIO
 from voicesim.devices import AudioDeviceLostError
 from voicesim.errors import VoicesimError
@@ -227,3 +229,64 @@ def test_the_same_script_gives_the_same_session(setup, tmp_path: Path):
         _, data, _, _ = call(setup, [Say(reply, gap_s=0.4), CTRL_C_INTO_ANSWER], tmp_path / run)
         sessions.append({k: v for k, v in data.items() if k not in ("started_at", "ended_at")})
     assert sessions[0] == sessions[1] and sessions[0]["turns"]
+
+
+class ReadsCounted(ClockedLine):
+    """A ClockedLine that counts the microphone chunks the loop has read."""
+
+    def __init__(self, script) -> None:
+        super().__init__(script)
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        return super().read()
+
+
+class SlowFirstAnswer(LiveCall):
+    """A live call whose first answer prepared off the loop thread is held back until the trainee resumes speaking.
+
+    The hold is a gate, not a timed delay: it opens once the line has begun the reply's
+    second sentence, which only a loop that goes on reading while the answer is prepared
+    gets to. The wait's limit only keeps a loop that does not from hanging the test.
+    """
+
+    held: tuple[int, int] | None = None
+    """(chunks read, sentences begun) when the first preparation began."""
+    released: tuple[int, int] | None = None
+    """The same when it went on."""
+
+    def run(self):
+        self.loop_thread = threading.current_thread()
+        return super().run()
+
+    def _work_out(self, so_far):
+        if self.held is None and threading.current_thread() is not self.loop_thread:
+            self.held = (self.line.reads, len(self.line.spoken))
+            for _ in range(200):
+                if len(self.line.spoken) == 2:
+                    break
+                threading.Event().wait(0.05)
+            self.released = (self.line.reads, len(self.line.spoken))
+        return super()._work_out(so_far)
+
+
+def test_the_loop_reads_on_while_the_answer_at_a_pause_is_prepared(setup, tmp_path: Path):
+    first, second, after_own_s, joined = PAUSES_INSIDE_A_REPLY[0]
+    line = ReadsCounted([Say(speak(first), gap_s=0.4), Say(speak(second), after_own_s=after_own_s),
+                         CTRL_C_INTO_ANSWER])
+    live = SlowFirstAnswer(setup, line, SessionStore(tmp_path), LiveView(io.StringIO(), tty=False), SETTINGS, line,
+                           prefetch=False)
+    result = live.run()
+    # The answer was prepared off the loop thread, from the pause after the first sentence;
+    # while it was held, the loop read on and heard the trainee begin the second.
+    assert live.held is not None and live.released is not None
+    (reads_held, spoken_held), (reads_released, spoken_released) = live.held, live.released
+    assert spoken_held == 1 and spoken_released == 2
+    assert reads_released - reads_held >= round(after_own_s / FRAME_S)
+    # That answer was for words since outdated: the customer answered once, after the second
+    # sentence, to the whole reply, as when nothing was slow.
+    data = json.loads((result.session_dir / "session.json").read_text())
+    [turn] = data["turns"]
+    assert len(line.played) == 2 and line.played[1][0] > line.spoken[1][1]
+    assert turn["false_starts"] == [] and joined in turn["trainee"]["text"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -136,6 +137,73 @@ class _Answer:
     """The answer as the customer will say it (rendered, on the phone line)."""
 
 
+@dataclass(frozen=True)
+class _TurnSoFar:
+    """The turn as it stood at a pause, copied on the loop thread so its answer can be worked out on another."""
+
+    transcript: Transcript
+    chunks: tuple[np.ndarray, ...]
+    """The turn's microphone chunks so far (the loop only appends to the turn's list, never changes a chunk)."""
+    customer: Customer
+    """A fork of the call's customer, for this answer alone."""
+    index: int
+    """The turn's number in the session."""
+    heard: CustomerSpeech
+    offset_s: float
+    response_delay_s: float | None
+    interruptions: int
+    prompts: tuple[SilencePrompt, ...]
+
+
+class _Preparation:
+    """The newest pause's answer, worked out on a thread of its own while the loop keeps reading the microphone.
+
+    Only the newest pause counts: a newer one drops the job still waiting, and the answer
+    of one already running is ignored. :meth:`take` hands the answer over for the
+    turn's final words, if it is for exactly those words.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicesim-answer")
+        self._job: tuple[_TurnSoFar, Callable[[_TurnSoFar], _Answer], Future[_Answer]] | None = None
+
+    def start(self, so_far: _TurnSoFar, work: Callable[[_TurnSoFar], _Answer]) -> None:
+        """Work out `work(so_far)` in the background, in place of any earlier job."""
+        self.drop()
+        self._job = (so_far, work, self._pool.submit(work, so_far))
+
+    def take(self, transcript: Transcript) -> _Answer | None:
+        """The answer prepared for exactly these words, else None.
+
+        The answer is always the one worked out from the turn as it stood at that pause, as
+        if the loop had worked it out there: waited for if running; worked out now, on the
+        calling thread, if still waiting behind a stale job or if the background attempt failed
+        (so an error surfaces here, as it would have).
+        """
+        job, self._job = self._job, None
+        if job is None:
+            return None
+        so_far, work, future = job
+        if so_far.transcript.words != transcript.words:
+            future.cancel()
+            return None
+        if future.cancel():  # not started yet, behind a stale job: working it out now is sooner
+            return work(so_far)
+        try:
+            return future.result()
+        except Exception:
+            return work(so_far)
+
+    def drop(self) -> None:
+        if self._job is not None:
+            self._job[2].cancel()
+            self._job = None
+
+    def close(self) -> None:
+        self.drop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class LiveCall:
     """One call on a streaming line; :meth:`run` returns when the call has ended.
 
@@ -145,8 +213,9 @@ class LiveCall:
     moments of that answer, the customer breaks off, nothing of that answer counts, the
     turn continues, and the false start is recorded as the customer's (never as the
     trainee's interruption). People prepare their answer while the other is still
-    pausing; so does the loop: at each pause it scores the reply so far and renders the
-    customer's answer (:class:`_Answer`), and when the hold ends it only has to play it.
+    pausing; so does the call: at each pause a worker thread scores the reply so far and
+    renders the customer's answer (:class:`_Preparation`) while the loop goes on reading the
+    microphone, and when the hold ends the loop only has to play it.
 
     Time comes from the microphone (:mod:`voicesim.call.mic`): by default the line's
     input stream on the wall clock; a line on a manual clock can be its own microphone.
@@ -186,8 +255,8 @@ class LiveCall:
         self.breakdown: list[tuple[float, float]] = []
         """Per answered turn: (trailing silence waited, seconds from decision to the answer's start)."""
         self._partial = ""
-        self._prepared: _Answer | None = None
-        """The answer worked out at the latest pause; used only if the words are still the same at the end."""
+        self._preparation = _Preparation()
+        """The answer to the turn as it stood at the latest pause; used only if the words are still the same at the end."""
         self._ctrl_c = _CtrlC()
 
     def run(self) -> CallResult:
@@ -213,6 +282,7 @@ class LiveCall:
                 self._stop_everything()
                 return self._finish(session, outcome)
         finally:
+            self._preparation.close()
             self.rehearer.close()
             self.mic.close()
             if self.prefetcher is not None:
@@ -288,33 +358,36 @@ class LiveCall:
             if reaction.ended:
                 return Outcome(reaction.outcome or Outcome.TURN_LIMIT)
 
-    def _prepare(self, session: Session, turn: _LiveTurn) -> _Answer:
-        """Score the reply as it stands, let a fork of the customer react, and render what they will say."""
-        transcript = turn.words()
-        customer = fork(self.customer)
-        reply = self._reply(turn, transcript)
-        record = answer_turn(self.setup, customer, len(session.turns) + 1, CustomerSpeech(turn.line, *turn.heard), reply)
-        return _Answer(transcript, customer, reply, record, customer_voice(self.setup, texts(record.customer_answer)))
+    def _so_far(self, session: Session, turn: _LiveTurn) -> _TurnSoFar:
+        """The turn as it stands, copied (on the loop thread) for working out the answer."""
+        self._partial = ""
+        return _TurnSoFar(turn.words(), tuple(turn.audio), fork(self.customer), len(session.turns) + 1,
+                          CustomerSpeech(turn.line, *turn.heard), turn.start_pos / SAMPLE_RATE, self._delay(turn),
+                          turn.interruptions, tuple(turn.prompts))
+
+    def _work_out(self, so_far: _TurnSoFar) -> _Answer:
+        """Score the reply as it stood, let the fork of the customer react, and render what they will say.
+
+        Reads only `so_far` and the call's setup, so it may run on any thread.
+        """
+        transcript = so_far.transcript
+        audio = Audio(int16_to_float(np.concatenate(so_far.chunks))) if so_far.chunks else Audio.silence(0)
+        reply = Reply(transcript, audio, so_far.offset_s, silent=not transcript.words,
+                      response_delay_s=so_far.response_delay_s, interruptions=so_far.interruptions,
+                      silence_prompts=so_far.prompts)
+        record = answer_turn(self.setup, so_far.customer, so_far.index, so_far.heard, reply)
+        return _Answer(transcript, so_far.customer, reply, record,
+                       customer_voice(self.setup, texts(record.customer_answer)))
 
     def _answer(self, session: Session, turn: _LiveTurn) -> _Answer:
         """The answer prepared at the pause, if the words are still the same (the silence since added none)."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared.transcript.words == turn.words().words:
-            return prepared
-        return self._prepare(session, turn)
+        prepared = self._preparation.take(turn.words())
+        return prepared if prepared is not None else self._work_out(self._so_far(session, turn))
 
     def _flush(self, turn: _LiveTurn) -> None:
         """Close the recognizer's segment (no partial lag: the last word is known now) and keep it in the turn."""
         turn.segments.append(((self._rec_start - turn.start_pos) / SAMPLE_RATE, self.recognizer.finish()))
         self._rec_start = self._pos
-
-    def _reply(self, turn: _LiveTurn, transcript: Transcript) -> Reply:
-        """The finished reply as the turn scores it (Vosk's words, the turn's audio)."""
-        self._partial = ""
-        audio = Audio(int16_to_float(np.concatenate(turn.audio))) if turn.audio else Audio.silence(0)
-        return Reply(transcript, audio, turn.start_pos / SAMPLE_RATE, silent=not transcript.words,
-                     response_delay_s=self._delay(turn), interruptions=turn.interruptions,
-                     silence_prompts=tuple(turn.prompts))
 
     # --- speaking ---------------------------------------------------------------------------
 
@@ -394,7 +467,9 @@ class LiveCall:
                     end = self.detector.pending_end()
                     if end is not None:
                         return end
-                    self._prepared = self._prepare(session, turn)
+                    # Worked out in the background: the loop must go on reading the microphone and
+                    # hear the trainee resume.
+                    self._preparation.start(self._so_far(session, turn), self._work_out)
             if self.detector.heard_speech and (self._pos - turn.start_pos) / SAMPLE_RATE > MAX_TURN_S:
                 self.detector.start_listening()
                 return TurnEvent(TurnEventKind.END_OF_TURN, self._pos / SAMPLE_RATE, None)
