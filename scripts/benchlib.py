@@ -8,6 +8,7 @@ per core whatever the machine has.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import sys
 import time
@@ -51,16 +52,26 @@ def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def write_section(section: str, text: str) -> None:
-    """Replace the `section` heading's part of BENCHMARKS.md (up to the next '## '), or append it."""
+def write_section(section: str, text: str, under: str | None = None) -> None:
+    """Replace the `section` heading's part of BENCHMARKS.md (up to the next heading of its level or
+    above: a '## ' part holds its '### ' parts), or add it: at the end of the `under` heading's part if
+    given and present, else at the end of the file."""
     doc = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
     start = doc.find(section)
-    if start < 0:
-        doc = doc.rstrip("\n") + "\n\n" + text
+    if start >= 0:
+        end = _part_end(doc, section, start)
     else:
-        end = doc.find("\n## ", start + len(section))
-        rest = doc[end + 1 :] if end >= 0 else ""
-        doc = doc[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
+        parent = doc.find(under) if under else -1
+        start = end = _part_end(doc, under, parent) if parent >= 0 else len(doc)
+    head, rest = doc[:start].rstrip("\n"), doc[end:].lstrip("\n")
+    doc = (head + "\n\n" if head else "") + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
     tmp = BENCHMARKS.with_name(f".{BENCHMARKS.name}.{os.getpid()}.tmp")
     tmp.write_text(doc, encoding="utf-8")
     tmp.replace(BENCHMARKS)
+
+
+def _part_end(doc: str, heading: str, start: int) -> int:
+    """Where the part of `doc` under `heading` (found at `start`) ends: the next heading of its level or above."""
+    level = len(heading) - len(heading.lstrip("#"))
+    following = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(doc, start + len(heading))
+    return following.start() if following else len(doc)
